@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Hot kernels need the vector units: AVX2 + FMA on x86-64 (Haswell and later: every x86 machine of the last
+// decade), the default on arm64. `-Ounchecked` drops bounds checks in release builds only.
+#if arch(x86_64)
+let cpuFlags: [String] = ["-target-cpu", "haswell"]
+#else
+let cpuFlags: [String] = []
+#endif
+let fast: [SwiftSetting] = [
+    .unsafeFlags(cpuFlags),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "mesa",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mesa", targets: ["mesa"]),
+        .library(name: "MesaTensor", targets: ["MesaTensor"]),
+        .library(name: "MesaNN", targets: ["MesaNN"]),
+        .library(name: "MesaTasks", targets: ["MesaTasks"]),
+        .library(name: "MesaAnalysis", targets: ["MesaAnalysis"]),
+        .library(name: "MesaTraining", targets: ["MesaTraining"]),
+        .library(name: "MesaExperiments", targets: ["MesaExperiments"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CSupport"),
+        .target(name: "MesaTensor",
+                dependencies: ["CBLAS", "CSupport", .product(name: "Numerics", package: "swift-numerics")],
+                swiftSettings: fast),
+        .target(name: "MesaNN", dependencies: ["MesaTensor"], swiftSettings: fast),
+        .target(name: "MesaTasks", dependencies: ["MesaTensor"], swiftSettings: fast),
+        .target(name: "MesaAnalysis",
+                dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
+        .target(name: "MesaTraining",
+                dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
+        .target(name: "MesaExperiments",
+                dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaAnalysis", "MesaTraining"],
+                swiftSettings: fast),
+        .executableTarget(name: "mesa",
+                          dependencies: ["MesaExperiments",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: fast),
+        .testTarget(name: "MesaTensorTests", dependencies: ["MesaTensor"], swiftSettings: fast),
+        .testTarget(name: "MesaNNTests", dependencies: ["MesaNN", "MesaTasks"], swiftSettings: fast),
+        .testTarget(name: "MesaTasksTests", dependencies: ["MesaTasks"], swiftSettings: fast),
+        .testTarget(name: "MesaAnalysisTests", dependencies: ["MesaAnalysis"], swiftSettings: fast),
+        .testTarget(name: "MesaTrainingTests",
+                    dependencies: ["MesaTraining", "MesaExperiments"], swiftSettings: fast),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,67 @@
+// Column (last-axis) slicing and concatenation: reading the prediction from the first n
+// coordinates of the residual stream, and appending the positional encoding to the
+// query/key input (SPEC §1, §2).
+
+/// x[..., range] for x [..., D].
+public func columns(_ x: Tensor, _ range: Range<Int>) -> Tensor {
+    let (rows, width) = x.matrixShape
+    precondition(range.lowerBound >= 0 && range.upperBound <= width,
+                 "columns \(range) out of bounds for width \(width)")
+    let w = range.count
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: Array(x.shape.dropLast()) + [w], of: S.self) { out in
+            x.withUnsafeBufferPointer(as: S.self) { xp in
+                for r in 0..<rows {
+                    for c in 0..<w { out[r * w + c] = xp[r * width + range.lowerBound + c] }
+                }
+            }
+        }
+    }
+    return x.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
+/// The adjoint of `columns`: g [..., r.count] placed at columns `range` of a zero
+/// tensor [..., width].
+public func placeColumns(_ g: Tensor, width: Int, at range: Range<Int>) -> Tensor {
+    let (rows, w) = g.matrixShape
+    precondition(w == range.count && range.upperBound <= width, "placeColumns: \(g.shape) at \(range) in \(width)")
+    var out = Tensor(zeros: Array(g.shape.dropLast()) + [width], dtype: g.dtype)
+    func run<S: TensorScalar>(_: S.Type) {
+        g.withUnsafeBufferPointer(as: S.self) { gp in
+            out.withUnsafeMutableBufferPointer(as: S.self) { op in
+                for r in 0..<rows {
+                    for c in 0..<w { op[r * width + range.lowerBound + c] = gp[r * w + c] }
+                }
+            }
+        }
+    }
+    g.dtype == .float32 ? run(Float.self) : run(Double.self)
+    return out
+}
+
+/// Concatenation along the last axis; all parts share the leading dimensions.
+public func concatColumns(_ parts: [Tensor]) -> Tensor {
+    precondition(!parts.isEmpty, "concatColumns of nothing")
+    let lead = Array(parts[0].shape.dropLast())
+    let rows = parts[0].matrixShape.rows
+    for p in parts {
+        precondition(Array(p.shape.dropLast()) == lead && p.dtype == parts[0].dtype,
+                     "concatColumns: \(p.shape) does not fit \(parts[0].shape)")
+    }
+    let widths = parts.map { $0.matrixShape.cols }
+    let total = widths.reduce(0, +)
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: lead + [total], of: S.self) { out in
+            var offset = 0
+            for (p, w) in zip(parts, widths) {
+                p.withUnsafeBufferPointer(as: S.self) { pp in
+                    for r in 0..<rows {
+                        for c in 0..<w { out[r * total + offset + c] = pp[r * w + c] }
+                    }
+                }
+                offset += w
+            }
+        }
+    }
+    return parts[0].dtype == .float32 ? run(Float.self) : run(Double.self)
+}

@@ -1,0 +1,172 @@
+import RealModule
+
+// Element-wise kernels. Each public function checks shapes, picks the element type, and
+// runs one specialized loop; large tensors are split over the cores.
+
+/// Work below this many elements stays on one thread (thread hand-off costs ~10 µs).
+@usableFromInline let elementwiseGrain = 1 << 15
+
+@inline(__always)
+func checkSame(_ a: Tensor, _ b: Tensor, _ op: String) {
+    precondition(a.shape == b.shape, "\(op): shapes \(a.shape) and \(b.shape) differ")
+    precondition(a.dtype == b.dtype, "\(op): dtypes \(a.dtype) and \(b.dtype) differ")
+}
+
+/// out[i] = f(x[i]) with f specialized per element type.
+@inline(__always)
+func unary<S: TensorScalar>(_ x: Tensor, _: S.Type, _ f: (S) -> S) -> Tensor {
+    Tensor(shape: x.shape, of: S.self) { out in
+        x.withUnsafeBufferPointer(as: S.self) { xp in
+            Parallel.forChunks(xp.count, grain: elementwiseGrain) { r in
+                for i in r { out[i] = f(xp[i]) }
+            }
+        }
+    }
+}
+
+/// out[i] = f(a[i], b[i]).
+@inline(__always)
+func binary<S: TensorScalar>(_ a: Tensor, _ b: Tensor, _: S.Type, _ f: (S, S) -> S) -> Tensor {
+    Tensor(shape: a.shape, of: S.self) { out in
+        a.withUnsafeBufferPointer(as: S.self) { ap in
+            b.withUnsafeBufferPointer(as: S.self) { bp in
+                Parallel.forChunks(ap.count, grain: elementwiseGrain) { r in
+                    for i in r { out[i] = f(ap[i], bp[i]) }
+                }
+            }
+        }
+    }
+}
+
+/// out[i] = f(a[i], b[i], c[i]).
+@inline(__always)
+func ternary<S: TensorScalar>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _: S.Type,
+                              _ f: (S, S, S) -> S) -> Tensor {
+    Tensor(shape: a.shape, of: S.self) { out in
+        a.withUnsafeBufferPointer(as: S.self) { ap in
+            b.withUnsafeBufferPointer(as: S.self) { bp in
+                c.withUnsafeBufferPointer(as: S.self) { cp in
+                    Parallel.forChunks(ap.count, grain: elementwiseGrain) { r in
+                        for i in r { out[i] = f(ap[i], bp[i], cp[i]) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        checkSame(a, b, "+")
+        return a.dtype == .float32 ? binary(a, b, Float.self, +) : binary(a, b, Double.self, +)
+    }
+
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        checkSame(a, b, "-")
+        return a.dtype == .float32 ? binary(a, b, Float.self, -) : binary(a, b, Double.self, -)
+    }
+
+    /// Element-wise (Hadamard) product.
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        checkSame(a, b, "*")
+        return a.dtype == .float32 ? binary(a, b, Float.self, *) : binary(a, b, Double.self, *)
+    }
+
+    public static func * (s: Double, x: Tensor) -> Tensor {
+        x.dtype == .float32 ? unary(x, Float.self) { Float(s) * $0 } : unary(x, Double.self) { s * $0 }
+    }
+
+    public static prefix func - (x: Tensor) -> Tensor { -1 * x }
+
+    /// self += s * other, in place (the accumulate of every backward pass and optimizer).
+    public mutating func addScaled(_ other: Tensor, _ s: Double = 1) {
+        checkSame(self, other, "addScaled")
+        func run<S: TensorScalar>(_: S.Type) {
+            let c = S(s)
+            other.withUnsafeBufferPointer(as: S.self) { op in
+                withUnsafeMutableBufferPointer(as: S.self) { sp in
+                    Parallel.forChunks(sp.count, grain: elementwiseGrain) { r in
+                        for i in r { sp[i] += c * op[i] }
+                    }
+                }
+            }
+        }
+        dtype == .float32 ? run(Float.self) : run(Double.self)
+    }
+
+    /// Applies `f` to every element (analysis helper; not for hot loops).
+    public func map(_ f: (Double) -> Double) -> Tensor {
+        dtype == .float32 ? unary(self, Float.self) { Float(f(Double($0))) } : unary(self, Double.self, f)
+    }
+
+    /// Sum of all elements, accumulated in Double.
+    public func sum() -> Double {
+        func run<S: TensorScalar>(_: S.Type) -> Double {
+            withUnsafeBufferPointer(as: S.self) { p in
+                var s = 0.0
+                for v in p { s += Double(v) }
+                return s
+            }
+        }
+        return dtype == .float32 ? run(Float.self) : run(Double.self)
+    }
+
+    /// Sum of squares of all elements, accumulated in Double.
+    public func sumOfSquares() -> Double {
+        func run<S: TensorScalar>(_: S.Type) -> Double {
+            withUnsafeBufferPointer(as: S.self) { p in
+                var s = 0.0
+                for v in p { let d = Double(v); s += d * d }
+                return s
+            }
+        }
+        return dtype == .float32 ? run(Float.self) : run(Double.self)
+    }
+
+    public func mean() -> Double { sum() / Double(Swift.max(count, 1)) }
+}
+
+// MARK: - Activation clipping, SPEC §2: x ↦ min(max(x, −c), c)
+
+public func clip(_ x: Tensor, _ c: Double) -> Tensor {
+    x.dtype == .float32
+        ? unary(x, Float.self) { Swift.min(Swift.max($0, -Float(c)), Float(c)) }
+        : unary(x, Double.self) { Swift.min(Swift.max($0, -c), c) }
+}
+
+/// dL/dx = dL/dy where |x| < c, else 0.
+public func clipBackward(_ dy: Tensor, _ x: Tensor, _ c: Double) -> Tensor {
+    checkSame(dy, x, "clipBackward")
+    return x.dtype == .float32
+        ? binary(dy, x, Float.self) { g, v in abs(v) < Float(c) ? g : 0 }
+        : binary(dy, x, Double.self) { g, v in abs(v) < c ? g : 0 }
+}
+
+// MARK: - GELU (tanh form, as in GPT-2 and JAX's default)
+// gelu(x) = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+
+@inline(__always)
+func geluValue<S: TensorScalar>(_ x: S) -> S {
+    let c = S(0.7978845608028654)
+    return S(0.5) * x * (1 + S.tanh(c * (x + S(0.044715) * x * x * x)))
+}
+
+@inline(__always)
+func geluDerivative<S: TensorScalar>(_ x: S) -> S {
+    let c = S(0.7978845608028654)
+    let u = c * (x + S(0.044715) * x * x * x)
+    let th = S.tanh(u)
+    let du = c * (1 + 3 * S(0.044715) * x * x)
+    return S(0.5) * (1 + th) + S(0.5) * x * (1 - th * th) * du
+}
+
+public func gelu(_ x: Tensor) -> Tensor {
+    x.dtype == .float32 ? unary(x, Float.self, geluValue) : unary(x, Double.self, geluValue)
+}
+
+public func geluBackward(_ dy: Tensor, _ x: Tensor) -> Tensor {
+    checkSame(dy, x, "geluBackward")
+    return x.dtype == .float32
+        ? binary(dy, x, Float.self) { g, v in g * geluDerivative(v) }
+        : binary(dy, x, Double.self) { g, v in g * geluDerivative(v) }
+}

@@ -1,0 +1,134 @@
+// Matrix products on BLAS. `linear` and its two backward products are the workhorses of
+// every model: x [N, in] times a weight w [out, in] stored as PyTorch does (y = x wᵀ).
+
+/// Rows per thread below which a row-parallel product stays on one thread.
+let rowGrain = 64
+
+/// C = op(A) op(B) for 2-D tensors, or batched over a shared leading dimension for 3-D
+/// tensors ([batch, m, k] · [batch, k, n]).
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    precondition(a.dtype == b.dtype, "matmul: dtypes \(a.dtype) and \(b.dtype) differ")
+    precondition(a.shape.count == b.shape.count && (a.shape.count == 2 || a.shape.count == 3),
+                 "matmul: expects two 2-D or two 3-D tensors, got \(a.shape) and \(b.shape)")
+    let batched = a.shape.count == 3
+    let batch = batched ? a.shape[0] : 1
+    if batched { precondition(b.shape[0] == batch, "matmul: batch sizes \(a.shape) and \(b.shape) differ") }
+    let ar = a.shape[a.shape.count - 2], ac = a.shape[a.shape.count - 1]
+    let br = b.shape[b.shape.count - 2], bc = b.shape[b.shape.count - 1]
+    let (m, k) = transposeA ? (ac, ar) : (ar, ac)
+    let (k2, n) = transposeB ? (bc, br) : (br, bc)
+    precondition(k == k2, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: batched ? [batch, m, n] : [m, n], of: S.self) { c in
+            a.withUnsafeBufferPointer(as: S.self) { ap in
+                b.withUnsafeBufferPointer(as: S.self) { bp in
+                    let body: (Int) -> Void = { i in
+                        S.gemm(transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                               alpha: 1, a: ap.baseAddress! + i * ar * ac, lda: ac,
+                               b: bp.baseAddress! + i * br * bc, ldb: bc,
+                               beta: 0, c: c.baseAddress! + i * m * n, ldc: n)
+                    }
+                    if batch == 1 { body(0) } else { Parallel.forEach(batch, body) }
+                }
+            }
+        }
+    }
+    if m * n * k == 0 { return Tensor(zeros: batched ? [batch, m, n] : [m, n], dtype: a.dtype) }
+    return a.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
+/// y = x wᵀ: x [..., in], w [out, in] → y [..., out]. Rows are split over the cores.
+public func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
+    precondition(w.shape.count == 2, "linear: weight must be [out, in], got \(w.shape)")
+    precondition(x.dtype == w.dtype, "linear: dtypes \(x.dtype) and \(w.dtype) differ")
+    let (rows, inDim) = x.matrixShape
+    precondition(inDim == w.shape[1], "linear: input width \(inDim) does not match weight \(w.shape)")
+    let outDim = w.shape[0]
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: Array(x.shape.dropLast()) + [outDim], of: S.self) { y in
+            x.withUnsafeBufferPointer(as: S.self) { xp in
+                w.withUnsafeBufferPointer(as: S.self) { wp in
+                    Parallel.forChunks(rows, grain: rowGrain) { r in
+                        guard !r.isEmpty else { return }
+                        S.gemm(transA: false, transB: true, m: r.count, n: outDim, k: inDim,
+                               alpha: 1, a: xp.baseAddress! + r.lowerBound * inDim, lda: inDim,
+                               b: wp.baseAddress!, ldb: inDim,
+                               beta: 0, c: y.baseAddress! + r.lowerBound * outDim, ldc: outDim)
+                    }
+                }
+            }
+        }
+    }
+    return x.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
+/// dL/dx = dL/dy · w for y = x wᵀ.
+public func linearBackwardInput(_ dy: Tensor, _ w: Tensor) -> Tensor {
+    let (rows, outDim) = dy.matrixShape
+    precondition(outDim == w.shape[0], "linearBackwardInput: \(dy.shape) vs weight \(w.shape)")
+    let inDim = w.shape[1]
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: Array(dy.shape.dropLast()) + [inDim], of: S.self) { dx in
+            dy.withUnsafeBufferPointer(as: S.self) { gp in
+                w.withUnsafeBufferPointer(as: S.self) { wp in
+                    Parallel.forChunks(rows, grain: rowGrain) { r in
+                        guard !r.isEmpty else { return }
+                        S.gemm(transA: false, transB: false, m: r.count, n: inDim, k: outDim,
+                               alpha: 1, a: gp.baseAddress! + r.lowerBound * outDim, lda: outDim,
+                               b: wp.baseAddress!, ldb: inDim,
+                               beta: 0, c: dx.baseAddress! + r.lowerBound * inDim, ldc: inDim)
+                    }
+                }
+            }
+        }
+    }
+    return dy.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
+/// dL/dw = (dL/dy)ᵀ x for y = x wᵀ, summed over all rows as `Parallel.reductionParts`
+/// partial products added in a fixed order (the same bits whatever the thread count).
+public func linearBackwardWeight(_ dy: Tensor, _ x: Tensor) -> Tensor {
+    let (rows, outDim) = dy.matrixShape
+    let (xRows, inDim) = x.matrixShape
+    precondition(rows == xRows, "linearBackwardWeight: \(dy.shape) vs input \(x.shape)")
+    let parts = rows >= Parallel.reductionParts * rowGrain ? Parallel.reductionParts : 1
+    let ranges = Parallel.split(rows, parts: parts)
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        let size = outDim * inDim
+        let partial = UnsafeMutablePointer<S>.allocate(capacity: parts * size)
+        defer { partial.deallocate() }
+        dy.withUnsafeBufferPointer(as: S.self) { gp in
+            x.withUnsafeBufferPointer(as: S.self) { xp in
+                Parallel.forEach(parts) { p in
+                    let r = ranges[p]
+                    S.gemm(transA: true, transB: false, m: outDim, n: inDim, k: r.count,
+                           alpha: 1, a: gp.baseAddress! + r.lowerBound * outDim, lda: outDim,
+                           b: xp.baseAddress! + r.lowerBound * inDim, ldb: inDim,
+                           beta: 0, c: partial + p * size, ldc: inDim)
+                }
+            }
+        }
+        return Tensor(shape: [outDim, inDim], of: S.self) { dw in
+            for i in 0..<size {
+                var s = partial[i]
+                for p in 1..<parts { s += partial[p * size + i] }
+                dw[i] = s
+            }
+        }
+    }
+    return dy.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
+/// The transpose of a 2-D tensor.
+public func transpose(_ x: Tensor) -> Tensor {
+    precondition(x.shape.count == 2, "transpose expects a 2-D tensor, got \(x.shape)")
+    let (r, c) = (x.shape[0], x.shape[1])
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: [c, r], of: S.self) { out in
+            x.withUnsafeBufferPointer(as: S.self) { p in
+                for i in 0..<r { for j in 0..<c { out[j * r + i] = p[i * c + j] } }
+            }
+        }
+    }
+    return x.dtype == .float32 ? run(Float.self) : run(Double.self)
+}

@@ -1,0 +1,58 @@
+import CBLAS
+import CSupport
+import Dispatch
+import Foundation
+
+/// How mesa uses the cores: BLAS runs single-threaded, and kernels split their work over
+/// the batch (rows, sequences or heads) themselves. On this project's 2-core machines two
+/// single-threaded GEMMs on half the rows each run ~1.7x faster than one two-threaded GEMM
+/// on the small, tall matrices these models multiply (see BENCHMARKS.md).
+///
+/// Results do not depend on the number of threads: row-parallel kernels compute every
+/// output element the same way whatever the split, and reductions over rows always use
+/// `reductionParts` fixed partial sums added in a fixed order.
+public enum Parallel {
+    /// Number of worker threads (cores), overridable with MESA_THREADS.
+    public static let workers: Int = {
+        configureBLAS
+        if let s = ProcessInfo.processInfo.environment["MESA_THREADS"], let n = Int(s), n > 0 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
+
+    /// Fixed number of partial sums for reductions over rows (independent of `workers`).
+    public static let reductionParts = 4
+
+    static let configureBLAS: Void = {
+        openblas_set_num_threads(1)
+        // A training step frees and reallocates the same large buffers every step; fresh
+        // pages from mmap would cost a page fault per 4 KiB (several ms a step at B = 256).
+        mesa_keep_freed_memory()
+    }()
+
+    /// Runs `body(i)` for every i in 0..<n, spread over the workers.
+    @inlinable
+    public static func forEach(_ n: Int, _ body: (Int) -> Void) {
+        if n <= 1 || workers == 1 {
+            for i in 0..<n { body(i) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: n, execute: body)
+        }
+    }
+
+    /// Splits 0..<count into `parts` contiguous ranges of near-equal size (some may be empty).
+    public static func split(_ count: Int, parts: Int) -> [Range<Int>] {
+        let p = max(1, parts)
+        return (0..<p).map { i in (count * i / p)..<(count * (i + 1) / p) }
+    }
+
+    /// Runs `body` on contiguous chunks of 0..<count, one chunk per worker, skipping the
+    /// threads when there is less than `grain` work per chunk.
+    @inlinable
+    public static func forChunks(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        let parts = max(1, min(workers, count / max(1, grain)))
+        if parts == 1 { body(0..<count); return }
+        let ranges = split(count, parts: parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { body(ranges[$0]) }
+    }
+}
+

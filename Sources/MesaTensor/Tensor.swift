@@ -1,0 +1,198 @@
+import Foundation
+
+/// Aligned, uninitialized element memory shared by tensors until one of them writes.
+public final class TensorStorage: @unchecked Sendable {
+    public let raw: UnsafeMutableRawPointer
+    public let count: Int
+    public let dtype: DType
+
+    init(count: Int, dtype: DType) {
+        self.count = count
+        self.dtype = dtype
+        raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * dtype.size, alignment: 64)
+    }
+
+    deinit { raw.deallocate() }
+
+    @usableFromInline func copy() -> TensorStorage {
+        let s = TensorStorage(count: count, dtype: dtype)
+        s.raw.copyMemory(from: raw, byteCount: count * dtype.size)
+        return s
+    }
+}
+
+/// A dense, row-major n-dimensional array of `Float` or `Double` with value semantics
+/// (copy on write). Shapes are written `[B, T, D]` in comments and doc strings.
+public struct Tensor: @unchecked Sendable {
+    public private(set) var shape: [Int]
+    public var dtype: DType { storage.dtype }
+    public var count: Int { storage.count }
+    @usableFromInline var storage: TensorStorage
+
+    /// A tensor whose elements are not yet written; the caller fills every one.
+    public init(uninitializedShape shape: [Int], dtype: DType) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        self.shape = shape
+        self.storage = TensorStorage(count: shape.reduce(1, *), dtype: dtype)
+    }
+
+    public init(zeros shape: [Int], dtype: DType) {
+        self.init(uninitializedShape: shape, dtype: dtype)
+        storage.raw.initializeMemory(as: UInt8.self, repeating: 0, count: count * dtype.size)
+    }
+
+    public init(shape: [Int], repeating value: Double, dtype: DType) {
+        self.init(uninitializedShape: shape, dtype: dtype)
+        switch dtype {
+        case .float32: storage.raw.initializeMemory(as: Float.self, repeating: Float(value), count: count)
+        case .float64: storage.raw.initializeMemory(as: Double.self, repeating: value, count: count)
+        }
+    }
+
+    /// A tensor of the given shape holding `values` (converted to `dtype`).
+    public init<S: TensorScalar>(shape: [Int], _ values: [S], dtype: DType = S.dtype) {
+        precondition(shape.reduce(1, *) == values.count,
+                     "shape \(shape) holds \(shape.reduce(1, *)) elements, got \(values.count)")
+        self.init(uninitializedShape: shape, dtype: dtype)
+        switch dtype {
+        case .float32:
+            let p = storage.raw.assumingMemoryBound(to: Float.self)
+            for i in 0..<values.count { p[i] = Float(values[i]) }
+        case .float64:
+            let p = storage.raw.assumingMemoryBound(to: Double.self)
+            for i in 0..<values.count { p[i] = Double(values[i]) }
+        }
+    }
+
+    /// Creates a tensor of element type `S` and lets `body` write every element.
+    @inlinable
+    public init<S: TensorScalar>(shape: [Int], of _: S.Type,
+                                 initializingWith body: (UnsafeMutableBufferPointer<S>) throws -> Void) rethrows {
+        self.init(uninitializedShape: shape, dtype: S.dtype)
+        try body(UnsafeMutableBufferPointer(start: storage.raw.assumingMemoryBound(to: S.self), count: count))
+    }
+
+    public static func scalar(_ value: Double, dtype: DType) -> Tensor {
+        Tensor(shape: [], repeating: value, dtype: dtype)
+    }
+
+    // MARK: element access
+
+    @inlinable
+    public func withUnsafeBufferPointer<S: TensorScalar, R>(
+        as _: S.Type, _ body: (UnsafeBufferPointer<S>) throws -> R) rethrows -> R {
+        precondition(S.dtype == dtype, "tensor holds \(dtype), accessed as \(S.dtype)")
+        return try withExtendedLifetime(storage) {
+            try body(UnsafeBufferPointer(start: storage.raw.assumingMemoryBound(to: S.self), count: count))
+        }
+    }
+
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<S: TensorScalar, R>(
+        as _: S.Type, _ body: (UnsafeMutableBufferPointer<S>) throws -> R) rethrows -> R {
+        precondition(S.dtype == dtype, "tensor holds \(dtype), accessed as \(S.dtype)")
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return try withExtendedLifetime(storage) {
+            try body(UnsafeMutableBufferPointer(start: storage.raw.assumingMemoryBound(to: S.self),
+                                                count: count))
+        }
+    }
+
+    /// The elements, converted to `S`.
+    public func scalars<S: TensorScalar>(as _: S.Type = S.self) -> [S] {
+        switch dtype {
+        case .float32: return withUnsafeBufferPointer(as: Float.self) { $0.map { S($0) } }
+        case .float64: return withUnsafeBufferPointer(as: Double.self) { $0.map { S($0) } }
+        }
+    }
+
+    /// The elements as `Double` (for analysis, printing and tests).
+    public var doubles: [Double] { scalars(as: Double.self) }
+
+    /// The single element of a tensor with one element.
+    public var item: Double {
+        precondition(count == 1, "item of a tensor with \(count) elements (shape \(shape))")
+        return doubles[0]
+    }
+
+    /// The element at a multi-index, as Double.
+    public subscript(_ index: Int...) -> Double {
+        precondition(index.count == shape.count, "index \(index) for shape \(shape)")
+        var flat = 0
+        for (i, d) in zip(index, shape) {
+            precondition(i >= 0 && i < d, "index \(index) out of range for shape \(shape)")
+            flat = flat * d + i
+        }
+        switch dtype {
+        case .float32: return Double(storage.raw.assumingMemoryBound(to: Float.self)[flat])
+        case .float64: return storage.raw.assumingMemoryBound(to: Double.self)[flat]
+        }
+    }
+
+    // MARK: shape
+
+    /// The same elements under another shape with as many elements (no copy).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var s = newShape
+        if let i = s.firstIndex(of: -1) {
+            let rest = s.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            precondition(rest > 0 && count % rest == 0, "cannot reshape \(shape) to \(newShape)")
+            s[i] = count / rest
+        }
+        precondition(s.reduce(1, *) == count, "cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        var t = self
+        t.shape = s
+        return t
+    }
+
+    /// A copy with elements of type `dtype` (no copy when it already is).
+    public func converted(to newType: DType) -> Tensor {
+        if newType == dtype { return self }
+        switch newType {
+        case .float32: return Tensor(shape: shape, scalars(as: Float.self))
+        case .float64: return Tensor(shape: shape, scalars(as: Double.self))
+        }
+    }
+
+    /// Size of the last dimension and the product of the others: the matrix view
+    /// `[rows, cols]` every row-wise kernel works on.
+    public var matrixShape: (rows: Int, cols: Int) {
+        guard let last = shape.last else { return (1, 1) }
+        return (last == 0 ? 0 : count / last, last)
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let v = doubles
+        let shown = v.prefix(8).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor(\(dtype), shape: \(shape), [\(shown)\(v.count > 8 ? ", …" : "")])"
+    }
+}
+
+extension Tensor {
+    /// True when both have the same shape and every element differs by at most
+    /// `atol + rtol * |other|`.
+    public func isClose(to other: Tensor, rtol: Double = 1e-5, atol: Double = 1e-8) -> Bool {
+        guard shape == other.shape else { return false }
+        for (a, b) in zip(doubles, other.doubles) where !(abs(a - b) <= atol + rtol * abs(b)) { return false }
+        return true
+    }
+
+    /// max |a - b| / max(max |b|, tiny): one number for "how far apart are these".
+    public func relativeError(to reference: Tensor) -> Double {
+        precondition(shape == reference.shape, "shapes \(shape) and \(reference.shape) differ")
+        let a = doubles, b = reference.doubles
+        var num = 0.0, den = 0.0
+        for i in 0..<a.count { num = max(num, abs(a[i] - b[i])); den = max(den, abs(b[i])) }
+        return num / max(den, 1e-300)
+    }
+
+    /// True when every element is finite.
+    public var isFinite: Bool {
+        switch dtype {
+        case .float32: return withUnsafeBufferPointer(as: Float.self) { $0.allSatisfy { $0.isFinite } }
+        case .float64: return withUnsafeBufferPointer(as: Double.self) { $0.allSatisfy { $0.isFinite } }
+        }
+    }
+}
