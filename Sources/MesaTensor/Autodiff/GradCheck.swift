@@ -36,3 +36,33 @@ public enum GradCheck {
         return Tensor.normal(shape: shape, std: 1, dtype: .float64, stream: &stream)
     }
 }
+
+extension GradCheck {
+    /// The same check for a loss built from existing parameter leaves (a whole model):
+    /// each Double parameter is perturbed in place, element by element, and restored.
+    public static func relativeErrors(parameters: [Variable], eps: Double = 1e-6,
+                                      _ loss: () -> Variable) -> [Double] {
+        precondition(parameters.allSatisfy { $0.dtype == .float64 && $0.requiresGrad },
+                     "GradCheck needs Double parameters that require gradients")
+        for p in parameters { p.grad = nil }
+        loss().backward()
+        let analytic = parameters.map { $0.grad ?? Tensor(zeros: $0.shape, dtype: .float64) }
+        return parameters.indices.map { i in
+            let p = parameters[i]
+            let base = p.value
+            var numeric = [Double](repeating: 0, count: base.count)
+            let values = base.doubles
+            for j in 0..<base.count {
+                func value(at x: Double) -> Double {
+                    var t = base
+                    t.withUnsafeMutableBufferPointer(as: Double.self) { $0[j] = x }
+                    p.assign(t)
+                    return loss().value.item
+                }
+                numeric[j] = (value(at: values[j] + eps) - value(at: values[j] - eps)) / (2 * eps)
+            }
+            p.assign(base)
+            return analytic[i].relativeError(to: Tensor(shape: base.shape, numeric))
+        }
+    }
+}

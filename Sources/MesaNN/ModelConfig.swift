@@ -1,0 +1,68 @@
+import MesaTensor
+
+/// Everything that defines a model's architecture (SPEC §2). Serialized into every run's
+/// config.json.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    /// Observed dimension n: the model predicts s_{t+1} ∈ Rⁿ.
+    public var dimension: Int
+    /// Residual-stream width D. Without `embedding` the input tokens have this width and
+    /// the prediction is read from the first n coordinates of the output.
+    public var width: Int
+    /// Learned dense layers n → D (input) and D → n (read-out), for unconstructed tokens.
+    public var embedding: Bool
+    /// Attention kind of each layer, first to last.
+    public var layers: [LayerKind]
+    public var heads: Int
+    public var keySize: Int
+    public var valueSize: Int
+    /// Clip the residual stream to [−c, c] after every block.
+    public var activationClip: Double?
+    /// Pre-LayerNorm before attention and MLP (and before the read-out).
+    public var layerNorm: Bool
+    /// GELU MLP after each attention, hidden width `mlpHidden`.
+    public var mlp: Bool
+    public var mlpHidden: Int
+    /// Width of the sinusoidal positional encoding appended to the first layer's
+    /// query/key input (0: none).
+    public var positionalEncoding: Int
+    /// Standard deviation of the N(0, σ²) initialization of every weight matrix.
+    public var initStd: Double
+
+    public init(dimension: Int, width: Int, embedding: Bool, layers: [LayerKind], heads: Int, keySize: Int,
+                valueSize: Int? = nil, activationClip: Double? = nil, layerNorm: Bool = false, mlp: Bool = false,
+                mlpHidden: Int? = nil, positionalEncoding: Int = 0, initStd: Double) {
+        self.dimension = dimension
+        self.width = width
+        self.embedding = embedding
+        self.layers = layers
+        self.heads = heads
+        self.keySize = keySize
+        self.valueSize = valueSize ?? keySize
+        self.activationClip = activationClip
+        self.layerNorm = layerNorm
+        self.mlp = mlp
+        self.mlpHidden = mlpHidden ?? 4 * width
+        self.positionalEncoding = positionalEncoding
+        self.initStd = initStd
+    }
+
+    /// Checks that the dimensions fit together; the message names the field to fix.
+    public func validate() throws {
+        func fail(_ s: String) throws -> Never { throw ModelError.invalidConfig(s) }
+        if dimension <= 0 { try fail("dimension must be positive, got \(dimension)") }
+        if width <= 0 { try fail("width must be positive, got \(width)") }
+        if layers.isEmpty { try fail("a model needs at least one layer") }
+        if heads <= 0 || keySize <= 0 || valueSize <= 0 {
+            try fail("heads (\(heads)), keySize (\(keySize)) and valueSize (\(valueSize)) must be positive")
+        }
+        if !embedding && width < dimension {
+            try fail("without embedding the prediction is read from the first \(dimension) of \(width) coordinates")
+        }
+        if let c = activationClip, !(c > 0 && c.isFinite) { try fail("activationClip must be positive, got \(c)") }
+        if mlp && mlpHidden <= 0 { try fail("mlpHidden must be positive, got \(mlpHidden)") }
+        if positionalEncoding < 0 || positionalEncoding % 2 != 0 {
+            try fail("positionalEncoding must be an even width ≥ 0, got \(positionalEncoding)")
+        }
+        if !(initStd >= 0 && initStd.isFinite) { try fail("initStd must be ≥ 0, got \(initStd)") }
+    }
+}

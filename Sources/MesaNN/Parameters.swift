@@ -1,0 +1,53 @@
+import MesaTensor
+
+/// A trainable tensor with its checkpoint name and whether weight decay applies to it
+/// (weight matrices: yes; LayerNorm gains and biases, mesa λ: no).
+public struct NamedParameter {
+    public let name: String
+    public let variable: Variable
+    public let decays: Bool
+
+    public init(_ name: String, _ variable: Variable, decays: Bool = true) {
+        self.name = name
+        self.variable = variable
+        self.decays = decays
+    }
+}
+
+/// Draws initial parameter values. Parameter number i is drawn from its own stream
+/// (seed, parameterInit, index i), so adding a layer does not change the others.
+public struct ParameterInitializer {
+    public let seed: UInt64
+    public let dtype: DType
+    private var next = 0
+
+    public init(seed: UInt64, dtype: DType) {
+        self.seed = seed
+        self.dtype = dtype
+    }
+
+    /// A leaf with entries from N(0, std²).
+    public mutating func normal(_ shape: [Int], std: Double) -> Variable {
+        var stream = RandomStream(seed: seed, purpose: .parameterInit, index: next)
+        next += 1
+        return Variable(Tensor.normal(shape: shape, std: std, dtype: dtype, stream: &stream), requiresGrad: true)
+    }
+
+    /// A leaf filled with one value.
+    public mutating func constant(_ shape: [Int], _ value: Double) -> Variable {
+        next += 1
+        return Variable(Tensor(shape: shape, repeating: value, dtype: dtype), requiresGrad: true)
+    }
+}
+
+public enum ModelError: Error, CustomStringConvertible {
+    case invalidConfig(String)
+    case checkpointMismatch(String)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfig(why): return "invalid model configuration: \(why)"
+        case let .checkpointMismatch(why): return "checkpoint does not fit the model: \(why)"
+        }
+    }
+}

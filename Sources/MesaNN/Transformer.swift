@@ -1,0 +1,153 @@
+import MesaTensor
+import RealModule
+
+/// Activations recorded during a forward pass, for probes and attention maps (SPEC §5).
+public final class ForwardTrace {
+    /// The residual stream [B, T, D] after the input layer (index 0) and after each block.
+    public var residuals: [Tensor] = []
+    /// Attention weights [B, H, T, T] of each softmax layer, by layer index.
+    public var attentionWeights: [Int: Tensor] = [:]
+    public init() {}
+}
+
+/// One block (SPEC §2): e ← e + Attn(LN(e)); e ← e + W₂ GELU(W₁ LN(e)); e ← clip(e).
+public final class Block {
+    public let attentionNorm: (gain: Variable, bias: Variable)?
+    public let attention: SelfAttention
+    public let mlpNorm: (gain: Variable, bias: Variable)?
+    public let mlp: (up: Variable, down: Variable)?
+
+    init(config c: ModelConfig, kind: LayerKind, queryKeyWidth: Int, initializer: inout ParameterInitializer) {
+        attentionNorm = c.layerNorm ? (initializer.constant([c.width], 1), initializer.constant([c.width], 0)) : nil
+        attention = SelfAttention(kind: kind, width: c.width, queryKeyWidth: queryKeyWidth, heads: c.heads,
+                                  keySize: c.keySize, valueSize: c.valueSize, initStd: c.initStd,
+                                  initializer: &initializer)
+        mlpNorm = c.mlp && c.layerNorm ? (initializer.constant([c.width], 1), initializer.constant([c.width], 0)) : nil
+        mlp = c.mlp ? (initializer.normal([c.mlpHidden, c.width], std: c.initStd),
+                       initializer.normal([c.width, c.mlpHidden], std: c.initStd)) : nil
+    }
+
+    func parameters(prefix: String) -> [NamedParameter] {
+        var p: [NamedParameter] = []
+        if let n = attentionNorm {
+            p += [NamedParameter(prefix + "ln1.gain", n.gain, decays: false),
+                  NamedParameter(prefix + "ln1.bias", n.bias, decays: false)]
+        }
+        p += attention.parameters(prefix: prefix + "attn.")
+        if let n = mlpNorm {
+            p += [NamedParameter(prefix + "ln2.gain", n.gain, decays: false),
+                  NamedParameter(prefix + "ln2.bias", n.bias, decays: false)]
+        }
+        if let m = mlp { p += [NamedParameter(prefix + "mlp.W_1", m.up), NamedParameter(prefix + "mlp.W_2", m.down)] }
+        return p
+    }
+}
+
+/// The autoregressive models of SPEC §2: an optional input embedding, a stack of blocks
+/// with any mix of attention kinds, and a read-out of the prediction of s_{t+1}.
+public final class Transformer {
+    public let config: ModelConfig
+    public let dtype: DType
+    public let embedding: Variable?      // [D, n]
+    public let blocks: [Block]
+    public let finalNorm: (gain: Variable, bias: Variable)?
+    public let readout: Variable?        // [n, D]
+
+    /// A freshly initialized model: every weight matrix from N(0, initStd²) drawn from
+    /// (seed, parameterInit, parameter index), LayerNorm gains 1 and biases 0.
+    public init(config: ModelConfig, seed: UInt64, dtype: DType = .float32) throws {
+        try config.validate()
+        self.config = config
+        self.dtype = dtype
+        var initializer = ParameterInitializer(seed: seed, dtype: dtype)
+        let c = config
+        embedding = c.embedding ? initializer.normal([c.width, c.dimension], std: c.initStd) : nil
+        blocks = c.layers.enumerated().map { i, kind in
+            Block(config: c, kind: kind, queryKeyWidth: c.width + (i == 0 ? c.positionalEncoding : 0),
+                  initializer: &initializer)
+        }
+        finalNorm = c.embedding && c.layerNorm ? (initializer.constant([c.width], 1), initializer.constant([c.width], 0)) : nil
+        readout = c.embedding ? initializer.normal([c.dimension, c.width], std: c.initStd) : nil
+    }
+
+    /// All trainable parameters, in a fixed order, with their checkpoint names.
+    public var parameters: [NamedParameter] {
+        var p: [NamedParameter] = []
+        if let e = embedding { p.append(NamedParameter("embed.W", e)) }
+        for (i, b) in blocks.enumerated() { p += b.parameters(prefix: "layers.\(i).") }
+        if let n = finalNorm {
+            p += [NamedParameter("ln_f.gain", n.gain, decays: false), NamedParameter("ln_f.bias", n.bias, decays: false)]
+        }
+        if let r = readout { p.append(NamedParameter("readout.W", r)) }
+        return p
+    }
+
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.variable.value.count } }
+
+    /// Predictions [B, T, n] of s_{t+1} from input tokens [B, T, width or n].
+    public func callAsFunction(_ tokens: Tensor, trace: ForwardTrace? = nil) -> Variable {
+        let c = config
+        precondition(tokens.shape.count == 3, "model input must be [B, T, width], got \(tokens.shape)")
+        let expected = c.embedding ? c.dimension : c.width
+        precondition(tokens.shape[2] == expected, "model expects tokens of width \(expected), got \(tokens.shape)")
+        let input = Variable(tokens.converted(to: dtype))
+        var x = embedding.map { linear(input, $0) } ?? input            // [B, T, D]
+        trace?.residuals.append(x.value)
+        let pe = c.positionalEncoding > 0
+            ? Variable(sinusoidalEncoding(batch: tokens.shape[0], length: tokens.shape[1], width: c.positionalEncoding))
+            : nil
+        for (i, block) in blocks.enumerated() {
+            let h = block.attentionNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
+            let qk = (i == 0 && pe != nil) ? concatColumns([h, pe!]) : h  // [B, T, D (+PE)]
+            x = x + block.attention(h, queryKeyInput: qk, trace: trace.map { t in { t.attentionWeights[i] = $0 } })
+            if let m = block.mlp {
+                let h2 = block.mlpNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
+                x = x + linear(gelu(linear(h2, m.up)), m.down)
+            }
+            if let clipValue = c.activationClip { x = clip(x, clipValue) }
+            trace?.residuals.append(x.value)
+        }
+        if let r = readout {
+            let h = finalNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
+            return linear(h, r)                                           // [B, T, n]
+        }
+        return columns(x, 0..<c.dimension)                                // [B, T, n]
+    }
+
+    /// PE[t, 2i] = sin(t / 10000^{2i/w}), PE[t, 2i+1] = cos(t / 10000^{2i/w}), tiled over
+    /// the batch: [B, T, w].
+    func sinusoidalEncoding(batch: Int, length: Int, width: Int) -> Tensor {
+        var pe = [Double](repeating: 0, count: batch * length * width)
+        for t in 0..<length {
+            for i in 0..<(width / 2) {
+                let angle = Double(t) / Double.pow(10000, Double(2 * i) / Double(width))
+                for b in 0..<batch {
+                    pe[(b * length + t) * width + 2 * i] = Double.sin(angle)
+                    pe[(b * length + t) * width + 2 * i + 1] = Double.cos(angle)
+                }
+            }
+        }
+        return Tensor(shape: [batch, length, width], pe, dtype: dtype)
+    }
+
+    // MARK: checkpoints
+
+    /// Parameter values by checkpoint name.
+    public var stateTensors: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
+    }
+
+    /// Loads parameter values (converted to this model's dtype). Every parameter must be
+    /// present with its exact shape; nothing is changed when one is not.
+    public func load(_ tensors: [String: Tensor]) throws {
+        let params = parameters
+        for p in params {
+            guard let t = tensors[p.name] else { throw ModelError.checkpointMismatch("no tensor '\(p.name)'") }
+            guard t.shape == p.variable.shape else {
+                throw ModelError.checkpointMismatch("'\(p.name)' has shape \(t.shape), the model needs \(p.variable.shape)")
+            }
+            guard t.isFinite else { throw ModelError.checkpointMismatch("'\(p.name)' holds non-finite values") }
+        }
+        for p in params { p.variable.assign(tensors[p.name]!.converted(to: dtype)) }
+    }
+}

@@ -1,0 +1,41 @@
+import MesaTensor
+
+/// How states become the model's input tokens (SPEC §1).
+public enum TokenConstruction: String, Codable, Sendable, CaseIterable {
+    /// e_t = [0_n, s_t, s_t, s_{t−1}] ∈ R⁴ⁿ with s_0 = 0; the prediction is read from the
+    /// first n coordinates of the output.
+    case constructed
+    /// The one-layer experiment's tokens: e_t = [0_n, 0_n, s_t, s_{t−1}].
+    case constructedMasked = "constructed-masked"
+    /// e_t = s_t, mapped by a learned dense layer n → D and read out by one D → n.
+    case raw
+
+    /// Token width for observed dimension n (raw tokens are embedded by the model).
+    public func width(dimension n: Int) -> Int { self == .raw ? n : 4 * n }
+
+    /// Builds tokens [B, T, width] from states [B, T, n].
+    public func tokens(from states: Tensor) -> Tensor {
+        if self == .raw { return states }
+        precondition(states.shape.count == 3, "tokens: states must be [B, T, n], got \(states.shape)")
+        let (bSize, tLen, n) = (states.shape[0], states.shape[1], states.shape[2])
+        let masked = self == .constructedMasked
+        func run<S: TensorScalar>(_: S.Type) -> Tensor {
+            Tensor(shape: [bSize, tLen, 4 * n], of: S.self) { e in
+                states.withUnsafeBufferPointer(as: S.self) { s in
+                    for b in 0..<bSize {
+                        for t in 0..<tLen {
+                            let row = (b * tLen + t) * 4 * n, cur = (b * tLen + t) * n
+                            for i in 0..<n {
+                                e[row + i] = 0
+                                e[row + n + i] = masked ? 0 : s[cur + i]
+                                e[row + 2 * n + i] = s[cur + i]
+                                e[row + 3 * n + i] = t == 0 ? 0 : s[cur - n + i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return states.dtype == .float32 ? run(Float.self) : run(Double.self)
+    }
+}
