@@ -5,7 +5,8 @@
 
 void mesa_keep_freed_memory(void) {
 #if defined(__GLIBC__)
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    /* 32 MiB is the largest mmap threshold glibc accepts on 64-bit systems. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
 }

@@ -48,7 +48,7 @@ public final class SelfAttention {
         case .linear:
             o = linearAttention(q, k, v, heads: heads)
         case .softmax:
-            if let trace { trace(softmaxAttentionForward(q: q.value, k: k.value, v: v.value, heads: heads).weights) }
+            if let trace { trace(unpaddedAttentionWeights(softmaxAttentionForward(q: q.value, k: k.value, v: v.value, heads: heads).weights)) }
             o = softmaxAttention(q, k, v, heads: heads)
         case .mesa:
             fatalError("the mesa-layer is built by MesaLayer")

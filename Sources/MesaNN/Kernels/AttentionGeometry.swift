@@ -28,4 +28,10 @@ public struct AttentionGeometry: Equatable, Sendable {
     @inline(__always) func vOffset(_ job: Int) -> Int { (job / heads) * length * vStride + (job % heads) * valueSize }
     /// Number of (sequence, head) pairs: the unit of parallel work.
     var jobs: Int { batch * heads }
+    /// Elements of per-worker scratch the causal kernels need (a generous bound: eight
+    /// panels of the largest shape).
+    var panelCapacity: Int {
+        let t = (length + 7) & ~7, d = (max(keySize, valueSize) + 7) & ~7
+        return 8 * max(t * d, t * t) + 64
+    }
 }

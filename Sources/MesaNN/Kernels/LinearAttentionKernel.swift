@@ -2,8 +2,8 @@ import MesaTensor
 
 // Causal linear attention (SPEC §2), per head:  out_t = Σ_{t'≤t} (k_{t'}ᵀ q_t) v_{t'}.
 // As matrices per (sequence, head): A = tril(Q Kᵀ) [T, T], O = A V. Backward:
-// dA = tril(dO Vᵀ), dV = Aᵀ dO, dQ = dA K, dK = dAᵀ Q. Four small GEMMs per (b, h);
-// (b, h) pairs are spread over the cores.
+// dA = tril(dO Vᵀ), dV = Aᵀ dO, dQ = dA K, dK = dAᵀ Q — the three causal products of
+// CausalProducts.swift; (sequence, head) pairs are spread over the cores.
 
 /// The reference: the formula as written, in Double, one output element at a time.
 public func naiveLinearAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
@@ -30,35 +30,33 @@ public func naiveLinearAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int) ->
     return Tensor(shape: v.shape, out, dtype: v.dtype)
 }
 
-/// Zeroes the strictly upper triangle of a T×T row-major matrix (t' > t: the future).
-@inline(__always)
-func maskFuture<S: TensorScalar>(_ a: UnsafeMutablePointer<S>, _ t: Int) {
-    for i in 0..<t { for j in (i + 1)..<t { a[i * t + j] = 0 } }
-}
-
-/// Forward pass: returns the output [B, T, H·d_v] and the masked scores A [B, H, T, T]
-/// that the backward pass reuses.
+/// Forward pass: returns the output [B, T, H·d_v] and the masked scores A [B, H, T, T₈]
+/// (T₈ = T rounded up to 8; zero beyond the diagonal) that the backward pass reuses.
 public func linearAttentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> (out: Tensor, scores: Tensor) {
     let g = AttentionGeometry(q: q, k: k, v: v, heads: heads)
-    let tLen = g.length
+    let (tLen, tp) = (g.length, roundUp8(g.length))
     func run<S: TensorScalar>(_: S.Type) -> (Tensor, Tensor) {
-        var scores = Tensor(uninitializedShape: [g.batch, heads, tLen, tLen], dtype: S.dtype)
+        var scores = Tensor(uninitializedShape: [g.batch, heads, tLen, tp], dtype: S.dtype)
         let out = Tensor(shape: v.shape, of: S.self) { o in
             q.withUnsafeBufferPointer(as: S.self) { qp in
             k.withUnsafeBufferPointer(as: S.self) { kp in
             v.withUnsafeBufferPointer(as: S.self) { vp in
             scores.withUnsafeMutableBufferPointer(as: S.self) { ap in
                 Parallel.forChunks(g.jobs) { jobs in
+                    let scratch = PanelScratch<S>(capacity: g.panelCapacity)
+                    let qRows = scratch.panel(tLen * roundUp8(g.keySize))
+                    let kT = scratch.panel(g.keySize * tp)
+                    let vRows = scratch.panel(tLen * roundUp8(g.valueSize))
+                    let oRows = scratch.panel(tLen * roundUp8(g.valueSize))
                     for job in jobs {
-                        let a = ap.baseAddress! + job * tLen * tLen
+                        let a = ap.baseAddress! + job * tLen * tp
                         let qo = g.qkOffset(job), vo = g.vOffset(job)
-                        S.gemm(transA: false, transB: true, m: tLen, n: tLen, k: g.keySize,
-                               alpha: 1, a: qp.baseAddress! + qo, lda: g.qkStride,
-                               b: kp.baseAddress! + qo, ldb: g.qkStride, beta: 0, c: a, ldc: tLen)
-                        maskFuture(a, tLen)
-                        S.gemm(transA: false, transB: false, m: tLen, n: g.valueSize, k: tLen,
-                               alpha: 1, a: a, lda: tLen, b: vp.baseAddress! + vo, ldb: g.vStride,
-                               beta: 0, c: o.baseAddress! + vo, ldc: g.vStride)
+                        gatherRows(qp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: qRows)
+                        gatherTransposed(kp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: kT)
+                        gatherRows(vp.baseAddress! + vo, stride: g.vStride, rows: tLen, width: g.valueSize, into: vRows)
+                        causalScores(x: qRows, yT: kT, length: tLen, width: g.keySize, scale: 1, into: a)
+                        causalMix(a, vRows, length: tLen, width: g.valueSize, into: oRows)
+                        scatterRows(oRows, rows: tLen, width: g.valueSize, into: o.baseAddress! + vo, stride: g.vStride)
                     }
                 }
             }}}}
@@ -73,7 +71,8 @@ public func linearAttentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tenso
                                     heads: Int) -> (dq: Tensor, dk: Tensor, dv: Tensor) {
     let g = AttentionGeometry(q: q, k: k, v: v, heads: heads)
     precondition(dOut.shape == v.shape, "linearAttentionBackward: dOut \(dOut.shape) vs v \(v.shape)")
-    let tLen = g.length
+    let (tLen, tp) = (g.length, roundUp8(g.length))
+    let (dkp, dvp) = (roundUp8(g.keySize), roundUp8(g.valueSize))
     func run<S: TensorScalar>(_: S.Type) -> (Tensor, Tensor, Tensor) {
         var dq = Tensor(uninitializedShape: q.shape, dtype: S.dtype)
         var dk = Tensor(uninitializedShape: k.shape, dtype: S.dtype)
@@ -84,31 +83,31 @@ public func linearAttentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tenso
         dOut.withUnsafeBufferPointer(as: S.self) { gp in
         scores.withUnsafeBufferPointer(as: S.self) { ap in
         dq.withUnsafeMutableBufferPointer(as: S.self) { dqp in
-        dk.withUnsafeMutableBufferPointer(as: S.self) { dkp in
-        dv.withUnsafeMutableBufferPointer(as: S.self) { dvp in
+        dk.withUnsafeMutableBufferPointer(as: S.self) { dkp_ in
+        dv.withUnsafeMutableBufferPointer(as: S.self) { dvp_ in
             Parallel.forChunks(g.jobs) { jobs in
-                let dA = UnsafeMutablePointer<S>.allocate(capacity: tLen * tLen)
-                defer { dA.deallocate() }
+                let scratch = PanelScratch<S>(capacity: g.panelCapacity)
+                let gRows = scratch.panel(tLen * dvp), vT = scratch.panel(g.valueSize * tp)
+                let dA = scratch.panel(tLen * tp)
+                let xRows = scratch.panel(tLen * max(dkp, dvp)), result = scratch.panel(tLen * max(dkp, dvp))
                 for job in jobs {
-                    let a = ap.baseAddress! + job * tLen * tLen
+                    let a = ap.baseAddress! + job * tLen * tp
                     let qo = g.qkOffset(job), vo = g.vOffset(job)
+                    gatherRows(gp.baseAddress! + vo, stride: g.vStride, rows: tLen, width: g.valueSize, into: gRows)
+                    gatherTransposed(vp.baseAddress! + vo, stride: g.vStride, rows: tLen, width: g.valueSize, into: vT)
                     // dA = tril(dO Vᵀ)
-                    S.gemm(transA: false, transB: true, m: tLen, n: tLen, k: g.valueSize,
-                           alpha: 1, a: gp.baseAddress! + vo, lda: g.vStride,
-                           b: vp.baseAddress! + vo, ldb: g.vStride, beta: 0, c: dA, ldc: tLen)
-                    maskFuture(dA, tLen)
+                    causalScores(x: gRows, yT: vT, length: tLen, width: g.valueSize, scale: 1, into: dA)
                     // dV = Aᵀ dO
-                    S.gemm(transA: true, transB: false, m: tLen, n: g.valueSize, k: tLen,
-                           alpha: 1, a: a, lda: tLen, b: gp.baseAddress! + vo, ldb: g.vStride,
-                           beta: 0, c: dvp.baseAddress! + vo, ldc: g.vStride)
+                    causalMixTransposed(a, gRows, length: tLen, width: g.valueSize, into: result)
+                    scatterRows(result, rows: tLen, width: g.valueSize, into: dvp_.baseAddress! + vo, stride: g.vStride)
                     // dQ = dA K
-                    S.gemm(transA: false, transB: false, m: tLen, n: g.keySize, k: tLen,
-                           alpha: 1, a: dA, lda: tLen, b: kp.baseAddress! + qo, ldb: g.qkStride,
-                           beta: 0, c: dqp.baseAddress! + qo, ldc: g.qkStride)
+                    gatherRows(kp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: xRows)
+                    causalMix(dA, xRows, length: tLen, width: g.keySize, into: result)
+                    scatterRows(result, rows: tLen, width: g.keySize, into: dqp.baseAddress! + qo, stride: g.qkStride)
                     // dK = dAᵀ Q
-                    S.gemm(transA: true, transB: false, m: tLen, n: g.keySize, k: tLen,
-                           alpha: 1, a: dA, lda: tLen, b: qp.baseAddress! + qo, ldb: g.qkStride,
-                           beta: 0, c: dkp.baseAddress! + qo, ldc: g.qkStride)
+                    gatherRows(qp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: xRows)
+                    causalMixTransposed(dA, xRows, length: tLen, width: g.keySize, into: result)
+                    scatterRows(result, rows: tLen, width: g.keySize, into: dkp_.baseAddress! + qo, stride: g.qkStride)
                 }
             }
         }}}}}}}}

@@ -37,44 +37,52 @@ public func naiveSoftmaxAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -
     return Tensor(shape: v.shape, out, dtype: v.dtype)
 }
 
-/// Row-wise causal softmax of a T×T score matrix in place (future entries become 0).
+/// Row-wise causal softmax of a T×T score matrix (row stride tp) in place; entries t' > t
+/// (and the padding) become 0.
 @inline(__always)
 func causalSoftmaxRows<S: TensorScalar>(_ a: UnsafeMutablePointer<S>, _ t: Int) {
+    let tp = roundUp8(t)
     for i in 0..<t {
-        let row = a + i * t
+        let row = a + i * tp
         var m = row[0]
         for j in 0...i { m = max(m, row[j]) }
         var z: S = 0
         for j in 0...i { let e = S.exp(row[j] - m); row[j] = e; z += e }
         let inv = 1 / z
         for j in 0...i { row[j] *= inv }
-        for j in (i + 1)..<t { row[j] = 0 }
+        for j in (i + 1)..<tp { row[j] = 0 }
     }
 }
 
-/// Forward pass: output [B, T, H·d_v] and attention weights A [B, H, T, T].
+/// Forward pass: output [B, T, H·d_v] and attention weights A [B, H, T, T₈] (T₈ = T
+/// rounded up to 8; zero beyond the diagonal; see `unpaddedAttentionWeights`).
 public func softmaxAttentionForward(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> (out: Tensor, weights: Tensor) {
     let g = AttentionGeometry(q: q, k: k, v: v, heads: heads)
-    let tLen = g.length
+    let (tLen, tp) = (g.length, roundUp8(g.length))
     func run<S: TensorScalar>(_: S.Type) -> (Tensor, Tensor) {
         let scale = 1 / S(g.keySize).squareRoot()
-        var weights = Tensor(uninitializedShape: [g.batch, heads, tLen, tLen], dtype: S.dtype)
+        var weights = Tensor(uninitializedShape: [g.batch, heads, tLen, tp], dtype: S.dtype)
         let out = Tensor(shape: v.shape, of: S.self) { o in
             q.withUnsafeBufferPointer(as: S.self) { qp in
             k.withUnsafeBufferPointer(as: S.self) { kp in
             v.withUnsafeBufferPointer(as: S.self) { vp in
             weights.withUnsafeMutableBufferPointer(as: S.self) { ap in
                 Parallel.forChunks(g.jobs) { jobs in
+                    let scratch = PanelScratch<S>(capacity: g.panelCapacity)
+                    let qRows = scratch.panel(tLen * roundUp8(g.keySize))
+                    let kT = scratch.panel(g.keySize * tp)
+                    let vRows = scratch.panel(tLen * roundUp8(g.valueSize))
+                    let oRows = scratch.panel(tLen * roundUp8(g.valueSize))
                     for job in jobs {
-                        let a = ap.baseAddress! + job * tLen * tLen
+                        let a = ap.baseAddress! + job * tLen * tp
                         let qo = g.qkOffset(job), vo = g.vOffset(job)
-                        S.gemm(transA: false, transB: true, m: tLen, n: tLen, k: g.keySize,
-                               alpha: scale, a: qp.baseAddress! + qo, lda: g.qkStride,
-                               b: kp.baseAddress! + qo, ldb: g.qkStride, beta: 0, c: a, ldc: tLen)
+                        gatherRows(qp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: qRows)
+                        gatherTransposed(kp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: kT)
+                        gatherRows(vp.baseAddress! + vo, stride: g.vStride, rows: tLen, width: g.valueSize, into: vRows)
+                        causalScores(x: qRows, yT: kT, length: tLen, width: g.keySize, scale: scale, into: a)
                         causalSoftmaxRows(a, tLen)
-                        S.gemm(transA: false, transB: false, m: tLen, n: g.valueSize, k: tLen,
-                               alpha: 1, a: a, lda: tLen, b: vp.baseAddress! + vo, ldb: g.vStride,
-                               beta: 0, c: o.baseAddress! + vo, ldc: g.vStride)
+                        causalMix(a, vRows, length: tLen, width: g.valueSize, into: oRows)
+                        scatterRows(oRows, rows: tLen, width: g.valueSize, into: o.baseAddress! + vo, stride: g.vStride)
                     }
                 }
             }}}}
@@ -89,7 +97,8 @@ public func softmaxAttentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tens
                                      heads: Int) -> (dq: Tensor, dk: Tensor, dv: Tensor) {
     let g = AttentionGeometry(q: q, k: k, v: v, heads: heads)
     precondition(dOut.shape == v.shape, "softmaxAttentionBackward: dOut \(dOut.shape) vs v \(v.shape)")
-    let tLen = g.length
+    let (tLen, tp) = (g.length, roundUp8(g.length))
+    let (dkp, dvp) = (roundUp8(g.keySize), roundUp8(g.valueSize))
     func run<S: TensorScalar>(_: S.Type) -> (Tensor, Tensor, Tensor) {
         let scale = 1 / S(g.keySize).squareRoot()
         var dq = Tensor(uninitializedShape: q.shape, dtype: S.dtype)
@@ -101,39 +110,49 @@ public func softmaxAttentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tens
         dOut.withUnsafeBufferPointer(as: S.self) { gp in
         weights.withUnsafeBufferPointer(as: S.self) { ap in
         dq.withUnsafeMutableBufferPointer(as: S.self) { dqp in
-        dk.withUnsafeMutableBufferPointer(as: S.self) { dkp in
-        dv.withUnsafeMutableBufferPointer(as: S.self) { dvp in
+        dk.withUnsafeMutableBufferPointer(as: S.self) { dkp_ in
+        dv.withUnsafeMutableBufferPointer(as: S.self) { dvp_ in
             Parallel.forChunks(g.jobs) { jobs in
-                let dS = UnsafeMutablePointer<S>.allocate(capacity: tLen * tLen)
-                defer { dS.deallocate() }
+                let scratch = PanelScratch<S>(capacity: g.panelCapacity)
+                let gRows = scratch.panel(tLen * dvp), vT = scratch.panel(g.valueSize * tp)
+                let dS = scratch.panel(tLen * tp)
+                let xRows = scratch.panel(tLen * max(dkp, dvp)), result = scratch.panel(tLen * max(dkp, dvp))
                 for job in jobs {
-                    let a = ap.baseAddress! + job * tLen * tLen
+                    let a = ap.baseAddress! + job * tLen * tp
                     let qo = g.qkOffset(job), vo = g.vOffset(job)
-                    // dA = dO Vᵀ, then dS = A ⊙ (dA − rowsum(A ⊙ dA)) (zero where A is).
-                    S.gemm(transA: false, transB: true, m: tLen, n: tLen, k: g.valueSize,
-                           alpha: 1, a: gp.baseAddress! + vo, lda: g.vStride,
-                           b: vp.baseAddress! + vo, ldb: g.vStride, beta: 0, c: dS, ldc: tLen)
+                    gatherRows(gp.baseAddress! + vo, stride: g.vStride, rows: tLen, width: g.valueSize, into: gRows)
+                    gatherTransposed(vp.baseAddress! + vo, stride: g.vStride, rows: tLen, width: g.valueSize, into: vT)
+                    // dA = dO Vᵀ (past only), then dS = A ⊙ (dA − rowsum(A ⊙ dA)).
+                    causalScores(x: gRows, yT: vT, length: tLen, width: g.valueSize, scale: 1, into: dS)
                     for i in 0..<tLen {
                         var r: S = 0
-                        for j in 0...i { r += a[i * tLen + j] * dS[i * tLen + j] }
-                        for j in 0...i { dS[i * tLen + j] = a[i * tLen + j] * (dS[i * tLen + j] - r) }
-                        for j in (i + 1)..<tLen { dS[i * tLen + j] = 0 }
+                        for j in 0...i { r += a[i * tp + j] * dS[i * tp + j] }
+                        for j in 0...i { dS[i * tp + j] = a[i * tp + j] * (dS[i * tp + j] - r) }
                     }
-                    S.gemm(transA: true, transB: false, m: tLen, n: g.valueSize, k: tLen,
-                           alpha: 1, a: a, lda: tLen, b: gp.baseAddress! + vo, ldb: g.vStride,
-                           beta: 0, c: dvp.baseAddress! + vo, ldc: g.vStride)
-                    S.gemm(transA: false, transB: false, m: tLen, n: g.keySize, k: tLen,
-                           alpha: scale, a: dS, lda: tLen, b: kp.baseAddress! + qo, ldb: g.qkStride,
-                           beta: 0, c: dqp.baseAddress! + qo, ldc: g.qkStride)
-                    S.gemm(transA: true, transB: false, m: tLen, n: g.keySize, k: tLen,
-                           alpha: scale, a: dS, lda: tLen, b: qp.baseAddress! + qo, ldb: g.qkStride,
-                           beta: 0, c: dkp.baseAddress! + qo, ldc: g.qkStride)
+                    // dV = Aᵀ dO
+                    causalMixTransposed(a, gRows, length: tLen, width: g.valueSize, into: result)
+                    scatterRows(result, rows: tLen, width: g.valueSize, into: dvp_.baseAddress! + vo, stride: g.vStride)
+                    // dQ = dS K / √d_k
+                    gatherRows(kp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: xRows)
+                    causalMix(dS, xRows, length: tLen, width: g.keySize, into: result)
+                    scatterRows(result, rows: tLen, width: g.keySize, scale: scale, into: dqp.baseAddress! + qo, stride: g.qkStride)
+                    // dK = dSᵀ Q / √d_k
+                    gatherRows(qp.baseAddress! + qo, stride: g.qkStride, rows: tLen, width: g.keySize, into: xRows)
+                    causalMixTransposed(dS, xRows, length: tLen, width: g.keySize, into: result)
+                    scatterRows(result, rows: tLen, width: g.keySize, scale: scale, into: dkp_.baseAddress! + qo, stride: g.qkStride)
                 }
             }
         }}}}}}}}
         return (dq, dk, dv)
     }
     return q.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
+/// Attention weights [B, H, T, T] from the padded [B, H, T, T₈] the kernels keep.
+public func unpaddedAttentionWeights(_ w: Tensor) -> Tensor {
+    precondition(w.shape.count == 4, "attention weights must be [B, H, T, T₈], got \(w.shape)")
+    let t = w.shape[2]
+    return columns(w, 0..<t)
 }
 
 /// Differentiable causal softmax attention over `heads` heads (SPEC §2).

@@ -1,12 +1,36 @@
 import MesaTensor
 
-/// How gradients are clipped before the update (SPEC §3).
+/// How gradients are clipped before the update (SPEC §3). In JSON:
+/// `{"kind": "elementwise", "value": 1}`, `{"kind": "globalNorm", "value": 1}`, `{"kind": "none"}`.
 public enum GradientClipping: Codable, Equatable, Sendable {
     case none
     /// Each gradient element to [−c, c] (the reference code's default).
     case elementwise(Double)
     /// The whole gradient rescaled to norm ≤ c when larger.
     case globalNorm(Double)
+
+    private enum CodingKeys: String, CodingKey { case kind, value }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch try c.decode(String.self, forKey: .kind) {
+        case "none": self = .none
+        case "elementwise": self = .elementwise(try c.decode(Double.self, forKey: .value))
+        case "globalNorm": self = .globalNorm(try c.decode(Double.self, forKey: .value))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: c,
+                debugDescription: "unknown clipping '\(other)' (none, elementwise, globalNorm)")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .none: try c.encode("none", forKey: .kind)
+        case let .elementwise(v): try c.encode("elementwise", forKey: .kind); try c.encode(v, forKey: .value)
+        case let .globalNorm(v): try c.encode("globalNorm", forKey: .kind); try c.encode(v, forKey: .value)
+        }
+    }
 }
 
 /// AdamW (Loshchilov & Hutter) as optax implements it:

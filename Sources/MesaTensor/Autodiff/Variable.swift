@@ -18,13 +18,26 @@ public final class Variable {
         self.pullback = nil
     }
 
-    /// The result of an operation. The pullback is kept only when an input needs a gradient.
+    /// The result of an operation. The pullback is kept only when an input needs a gradient
+    /// and gradients are enabled.
     public init(_ value: Tensor, inputs: [Variable], pullback: @escaping (Tensor) -> [Tensor?]) {
         self.value = value
-        let needs = inputs.contains { $0.requiresGrad }
+        let needs = Variable.gradientsEnabled && inputs.contains { $0.requiresGrad }
         self.requiresGrad = needs
         self.inputs = needs ? inputs : []
         self.pullback = needs ? pullback : nil
+    }
+
+    /// False inside `withoutGradients`: operations record nothing (evaluation, analysis).
+    nonisolated(unsafe) public private(set) static var gradientsEnabled = true
+
+    /// Runs `body` without recording the graph: forward passes keep no pullbacks or saved
+    /// activations. Not for use from several threads at once.
+    public static func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = gradientsEnabled
+        gradientsEnabled = false
+        defer { gradientsEnabled = previous }
+        return try body()
     }
 
     public var shape: [Int] { value.shape }

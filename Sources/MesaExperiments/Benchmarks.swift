@@ -1,0 +1,116 @@
+import Foundation
+import MesaNN
+import MesaTasks
+import MesaTensor
+import MesaTraining
+
+/// Median wall time of `body` over `repeats` runs after `warmup` untimed ones, in seconds.
+public func medianTime(repeats: Int, warmup: Int = 2, _ body: () throws -> Void) rethrows -> (median: Double, all: [Double]) {
+    for _ in 0..<warmup { try body() }
+    var times: [Double] = []
+    for _ in 0..<max(1, repeats) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+    }
+    let sorted = times.sorted()
+    return (sorted[sorted.count / 2], times)
+}
+
+/// Times the parts of one training step (SPEC §3) for a configuration.
+public struct StepBenchmark {
+    public let config: TrainConfig
+    public let dataGeneration: Double
+    public let forward: Double
+    public let forwardBackward: Double
+    public let stepWithoutData: Double
+    public let fullStep: Double
+    public let flopsPerStep: Double
+
+    public static func run(config: TrainConfig, repeats: Int) throws -> StepBenchmark {
+        let trainer = try Trainer(config: config)
+        var k = 0
+        let batch = trainer.trainingBatch(step: 0)
+        let data = medianTime(repeats: repeats) { k += 1; _ = trainer.trainingBatch(step: k) }
+        let tokens = config.tokens.tokens(from: batch.inputs)
+        let fwd = medianTime(repeats: repeats) {
+            _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item
+        }
+        let fwdBwd = medianTime(repeats: repeats) {
+            halfSquaredError(trainer.model(tokens), batch.targets).backward()
+            for p in trainer.model.parameters { p.variable.grad = nil }
+        }
+        let noData = try medianTime(repeats: repeats) { _ = try trainer.update(on: batch) }
+        let full = try medianTime(repeats: repeats) { _ = try trainer.trainStep() }
+        return StepBenchmark(config: config, dataGeneration: data.median, forward: fwd.median,
+                             forwardBackward: fwdBwd.median, stepWithoutData: noData.median, fullStep: full.median,
+                             flopsPerStep: FlopCount.trainingStep(config))
+    }
+
+    public var report: String {
+        let c = config
+        func ms(_ s: Double) -> String { String(format: "%8.2f ms", s * 1e3) }
+        return """
+        \(c.preset): \(c.model.layers.map(\.rawValue).joined(separator: "+")), B \(c.batchSize), T \(c.length), \
+        D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), threads \(Parallel.workers)
+          data generation        \(ms(dataGeneration))
+          forward                \(ms(forward))
+          forward + backward     \(ms(forwardBackward))
+          step, data excluded    \(ms(stepWithoutData))   (forward, backward, AdamW)
+          step, data included    \(ms(fullStep))
+          matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \
+        \(String(format: "%.1f", flopsPerStep / stepWithoutData / 1e9)) GFLOP/s achieved
+        """
+    }
+}
+
+/// Multiply-add counts of a training step (forward + backward = 3 × forward for every
+/// matrix product), the numerator of the GFLOP/s figures in BENCHMARKS.md.
+public enum FlopCount {
+    public static func forward(_ c: TrainConfig) -> Double {
+        let m = c.model
+        let rows = Double(c.batchSize * c.length), t = Double(c.length), b = Double(c.batchSize)
+        let d = Double(m.width), h = Double(m.heads), dk = Double(m.keySize), dv = Double(m.valueSize)
+        var f = 0.0
+        if m.embedding { f += 2 * rows * Double(m.dimension) * d * 2 }
+        for (i, kind) in m.layers.enumerated() {
+            let dqk = d + Double(i == 0 ? m.positionalEncoding : 0)
+            f += 2 * rows * dqk * h * dk * 2 + 2 * rows * d * h * dv + 2 * rows * h * dv * d
+            f += 2 * b * h * t * t * (dk + dv)  // scores and weighted values (full T×T products)
+            if kind == .mesa { f += 2 * b * h * t * 3 * dk * dk }  // Sherman–Morrison updates
+            if m.mlp { f += 2 * rows * d * Double(m.mlpHidden) * 2 }
+        }
+        return f
+    }
+
+    public static func trainingStep(_ c: TrainConfig) -> Double { 3 * forward(c) }
+}
+
+/// The machine's single-precision matrix-product rate through the BLAS mesa links.
+public enum BLASBenchmark {
+    public struct Result {
+        public let rows: [(shape: String, threads: String, gflops: Double)]
+        public var report: String {
+            rows.map { "sgemm \($0.shape.padding(toLength: 18, withPad: " ", startingAt: 0)) \($0.threads.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", $0.gflops)) GFLOP/s" }
+                .joined(separator: "\n")
+        }
+    }
+
+    public static func run() -> Result {
+        var rows: [(String, String, Double)] = []
+        for (m, n, k) in [(1024, 1024, 1024), (12800, 240, 40), (50, 50, 20)] {
+            let a = Tensor(shape: [m, k], repeating: 0.5, dtype: .float32)
+            let b = Tensor(shape: [n, k], repeating: 0.25, dtype: .float32)
+            let flops = 2.0 * Double(m * n * k)
+            let reps = max(3, Int(2e9 / flops))
+            let one = medianTime(repeats: 7) { for _ in 0..<reps { _ = matmul(a, b, transposeB: true) } }.median
+            rows.append(("\(m)x\(n)x\(k)", "1 thread", flops * Double(reps) / one / 1e9))
+            // Row-split over all workers, as mesa's kernels run.
+            if m >= 1024 {
+                let all = medianTime(repeats: 7) { for _ in 0..<reps { _ = linear(a, b) } }.median
+                rows.append(("\(m)x\(n)x\(k)", "\(Parallel.workers) threads (rows split)", flops * Double(reps) / all / 1e9))
+            }
+        }
+        return Result(rows: rows)
+    }
+}
