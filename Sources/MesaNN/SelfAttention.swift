@@ -37,21 +37,31 @@ public final class SelfAttention {
     }
 
     /// Δe [B, T, D] for the residual stream x [B, T, D]; queries and keys read `queryKeyInput`
-    /// (x itself, or x with the positional encoding appended). The attention weights of a
-    /// softmax layer go to `trace` when given.
+    /// (x itself, or x with the positional encoding appended). Runs the fused kernel of
+    /// AttentionLayerKernel.swift. The attention weights of a softmax layer go to `trace`
+    /// when given.
     public func callAsFunction(_ x: Variable, queryKeyInput: Variable, trace: ((Tensor) -> Void)? = nil) -> Variable {
+        if let trace, kind == .softmax {
+            let q = linear(queryKeyInput.value, query.value), k = linear(queryKeyInput.value, key.value)
+            let v = linear(x.value, value.value)
+            trace(unpaddedAttentionWeights(softmaxAttentionForward(q: q, k: k, v: v, heads: heads).weights))
+        }
+        return attentionLayer(kind: kind, x, queryKeyInput: queryKeyInput, wq: query, wk: key, wv: value,
+                              p: projection, heads: heads)
+    }
+
+    /// The same function composed from separate differentiable operations (projections,
+    /// attention over whole-batch tensors, output projection): the reference the fused
+    /// kernel is tested against.
+    public func composed(_ x: Variable, queryKeyInput: Variable) -> Variable {
         let q = linear(queryKeyInput, query)  // [B, T, H·d_k]
         let k = linear(queryKeyInput, key)    // [B, T, H·d_k]
         let v = linear(x, value)              // [B, T, H·d_v]
         let o: Variable                       // [B, T, H·d_v]
         switch kind {
-        case .linear:
-            o = linearAttention(q, k, v, heads: heads)
-        case .softmax:
-            if let trace { trace(unpaddedAttentionWeights(softmaxAttentionForward(q: q.value, k: k.value, v: v.value, heads: heads).weights)) }
-            o = softmaxAttention(q, k, v, heads: heads)
-        case .mesa:
-            fatalError("the mesa-layer is built by MesaLayer")
+        case .linear: o = linearAttention(q, k, v, heads: heads)
+        case .softmax: o = softmaxAttention(q, k, v, heads: heads)
+        case .mesa: fatalError("the mesa-layer is not built yet")
         }
         return linear(o, projection)          // [B, T, D]
     }

@@ -50,6 +50,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// A tensor of the given shape holding `values` (converted to `dtype`).
+    @inlinable
     public init<S: TensorScalar>(shape: [Int], _ values: [S], dtype: DType = S.dtype) {
         precondition(shape.reduce(1, *) == values.count,
                      "shape \(shape) holds \(shape.reduce(1, *)) elements, got \(values.count)")
@@ -99,6 +100,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// The elements, converted to `S`.
+    @inlinable
     public func scalars<S: TensorScalar>(as _: S.Type = S.self) -> [S] {
         switch dtype {
         case .float32: return withUnsafeBufferPointer(as: Float.self) { $0.map { S($0) } }
@@ -107,6 +109,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// The elements as `Double` (for analysis, printing and tests).
+    @inlinable
     public var doubles: [Double] { scalars(as: Double.self) }
 
     /// The single element of a tensor with one element.
@@ -144,6 +147,9 @@ public struct Tensor: @unchecked Sendable {
         t.shape = s
         return t
     }
+
+    /// True when both tensors view the same memory (no copy has been made between them).
+    public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
 
     /// A copy with elements of type `dtype` (no copy when it already is).
     public func converted(to newType: DType) -> Tensor {

@@ -21,4 +21,3 @@ struct Bench: ParsableCommand {
         print(result.report)
     }
 }
-struct Scratch: ParsableCommand { func run() { ScratchProfile.run() } }

@@ -104,8 +104,12 @@ func causalScores<S: TensorScalar>(x: UnsafePointer<S>, yT: UnsafePointer<S>, le
             if t0 + 3 < t { storeVec(a3 * scale, out + (t0 + 3) * tp + c0) }
             c0 += 8
         }
-        // Zero the future: t' > t (SIMD lane masks would be scalarized by the compiler).
-        for r in t0..<end { for c in (r + 1)..<tp { out[r * tp + c] = 0 } }
+        // Zero the future t' > t: the few computed lanes past the diagonal one by one (SIMD
+        // lane masks would be scalarized by the compiler), whole vectors after them.
+        for r in t0..<end {
+            for c in (r + 1)..<c0 { out[r * tp + c] = 0 }
+            for c in stride(from: c0, to: tp, by: 8) { storeVec(Vec<S>(), out + r * tp + c) }
+        }
         t0 += 4
     }
 }
