@@ -25,6 +25,8 @@ public struct StepBenchmark {
     public let forwardBackward: Double
     public let stepWithoutData: Double
     public let fullStep: Double
+    /// The same step (data excluded) with attention composed from whole-batch operations.
+    public let composedStep: Double
     public let flopsPerStep: Double
 
     public static func run(config: TrainConfig, repeats: Int) throws -> StepBenchmark {
@@ -42,9 +44,12 @@ public struct StepBenchmark {
         }
         let noData = try medianTime(repeats: repeats) { _ = try trainer.update(on: batch) }
         let full = try medianTime(repeats: repeats) { _ = try trainer.trainStep() }
+        trainer.model.attentionImplementation = .composed
+        let composed = try medianTime(repeats: repeats) { _ = try trainer.update(on: batch) }
+        trainer.model.attentionImplementation = .fused
         return StepBenchmark(config: config, dataGeneration: data.median, forward: fwd.median,
                              forwardBackward: fwdBwd.median, stepWithoutData: noData.median, fullStep: full.median,
-                             flopsPerStep: FlopCount.trainingStep(config))
+                             composedStep: composed.median, flopsPerStep: FlopCount.trainingStep(config))
     }
 
     public var report: String {
@@ -58,6 +63,8 @@ public struct StepBenchmark {
           forward + backward     \(ms(forwardBackward))
           step, data excluded    \(ms(stepWithoutData))   (forward, backward, AdamW)
           step, data included    \(ms(fullStep))
+          step, data excluded, attention composed of whole-batch ops (baseline)
+                                 \(ms(composedStep))   → fused/composed speed-up \(String(format: "%.2fx", composedStep / stepWithoutData))
           matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \
         \(String(format: "%.1f", flopsPerStep / stepWithoutData / 1e9)) GFLOP/s achieved
         """

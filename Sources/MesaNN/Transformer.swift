@@ -10,6 +10,10 @@ public final class ForwardTrace {
     public init() {}
 }
 
+public enum AttentionImplementation: String, Sendable {
+    case fused, composed
+}
+
 /// One block (SPEC §2): e ← e + Attn(LN(e)); e ← e + W₂ GELU(W₁ LN(e)); e ← clip(e).
 public final class Block {
     public let attentionNorm: (gain: Variable, bias: Variable)?
@@ -52,6 +56,9 @@ public final class Transformer {
     public let blocks: [Block]
     public let finalNorm: (gain: Variable, bias: Variable)?
     public let readout: Variable?        // [n, D]
+    /// How attention sublayers run: the fused tile kernel (default), or composed from
+    /// separate whole-batch operations (the reference, and the benchmarks' baseline).
+    public var attentionImplementation: AttentionImplementation = .fused
 
     /// A freshly initialized model: every weight matrix from N(0, initStd²) drawn from
     /// (seed, parameterInit, parameter index), LayerNorm gains 1 and biases 0.
@@ -99,7 +106,12 @@ public final class Transformer {
         for (i, block) in blocks.enumerated() {
             let h = block.attentionNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
             let qk = (i == 0 && pe != nil) ? concatColumns([h, pe!]) : h  // [B, T, D (+PE)]
-            x = x + block.attention(h, queryKeyInput: qk, trace: trace.map { t in { t.attentionWeights[i] = $0 } })
+            switch attentionImplementation {
+            case .fused:
+                x = x + block.attention(h, queryKeyInput: qk, trace: trace.map { t in { t.attentionWeights[i] = $0 } })
+            case .composed:
+                x = x + block.attention.composed(h, queryKeyInput: qk)
+            }
             if let m = block.mlp {
                 let h2 = block.mlpNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
                 x = x + linear(gelu(linear(h2, m.up)), m.down)

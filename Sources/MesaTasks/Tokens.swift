@@ -39,3 +39,24 @@ public enum TokenConstruction: String, Codable, Sendable, CaseIterable {
         return states.dtype == .float32 ? run(Float.self) : run(Double.self)
     }
 }
+
+/// What an n-wide block of a constructed token holds (for reading weight matrices block by
+/// block, SPEC §4–5).
+public enum TokenSignal: String, Sendable {
+    case zero
+    /// s_t
+    case current
+    /// s_{t−1}
+    case previous
+}
+
+extension TokenConstruction {
+    /// The signal of each n-block of a token, in order (nil for raw tokens).
+    public var blockSignals: [TokenSignal]? {
+        switch self {
+        case .constructed: return [.zero, .current, .current, .previous]
+        case .constructedMasked: return [.zero, .zero, .current, .previous]
+        case .raw: return nil
+        }
+    }
+}

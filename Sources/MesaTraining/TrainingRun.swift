@@ -16,8 +16,11 @@ public struct TrainingSummary {
 /// checkpoints every `checkpointEvery` steps and at the end, and resumes from the last
 /// checkpoint. A diverged run stops with the last good checkpoint left as it was.
 public enum TrainingRun {
+    /// `shouldStop` is polled before every step (Ctrl-C by default); when it answers true the
+    /// run checkpoints and returns `.interrupted`.
     public static func run(config: TrainConfig, in dir: RunDirectory, resume: Bool,
-                           progress: Bool = true, label: String = "train") throws -> TrainingSummary {
+                           progress: Bool = true, label: String = "train",
+                           shouldStop: () -> Bool = { Interrupt.requested }) throws -> TrainingSummary {
         try config.validate()
         let trainer = try Trainer(config: config)
         if resume {
@@ -36,10 +39,11 @@ public enum TrainingRun {
             if dir.exists || dir.hasCheckpoint { throw TrainingError.runExists(dir.url.path) }
             try dir.writeConfig(config)
         }
-        return try loop(trainer, dir, progress: progress, label: label)
+        return try loop(trainer, dir, progress: progress, label: label, shouldStop: shouldStop)
     }
 
-    static func loop(_ trainer: Trainer, _ dir: RunDirectory, progress: Bool, label: String) throws -> TrainingSummary {
+    static func loop(_ trainer: Trainer, _ dir: RunDirectory, progress: Bool, label: String,
+                     shouldStop: () -> Bool) throws -> TrainingSummary {
         let config = trainer.config
         let writer = try MetricsWriter(dir.metricsURL)
         let line = ProgressLine(label: label, total: config.steps)
@@ -57,7 +61,7 @@ public enum TrainingRun {
         }
         defer { line.finish() }
         while trainer.step < config.steps {
-            if Interrupt.requested {
+            if shouldStop() {
                 try saveCheckpoint()
                 return summary(.interrupted)
             }

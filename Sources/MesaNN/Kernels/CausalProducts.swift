@@ -52,10 +52,17 @@ final class PanelScratch<S: TensorScalar> {
 @inline(__always)
 func gatherRows<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, rows t: Int, width d: Int,
                                  into dst: UnsafeMutablePointer<S>) {
-    let dp = roundUp8(d)
+    let dp = roundUp8(d), full = d / 8 * 8
     for r in 0..<t {
-        for i in 0..<d { dst[r * dp + i] = src[r * stride + i] }
-        for i in d..<dp { dst[r * dp + i] = 0 }
+        let from = UnsafeRawPointer(src + r * stride), to = dst + r * dp
+        for c in Swift.stride(from: 0, to: full, by: 8) {
+            storeVec(from.loadUnaligned(fromByteOffset: c * MemoryLayout<S>.stride, as: Vec<S>.self), to + c)
+        }
+        if full < dp {
+            var tail = Vec<S>()
+            for i in full..<d { tail[i - full] = src[r * stride + i] }
+            storeVec(tail, to + full)
+        }
     }
 }
 
@@ -74,8 +81,14 @@ func gatherTransposed<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, row
 @inline(__always)
 func scatterRows<S: TensorScalar>(_ src: UnsafePointer<S>, rows t: Int, width d: Int, scale: S = 1,
                                   into dst: UnsafeMutablePointer<S>, stride: Int) {
-    let dp = roundUp8(d)
-    for r in 0..<t { for i in 0..<d { dst[r * stride + i] = scale * src[r * dp + i] } }
+    let dp = roundUp8(d), full = d / 8 * 8
+    for r in 0..<t {
+        let to = UnsafeMutableRawPointer(dst + r * stride), from = src + r * dp
+        for c in Swift.stride(from: 0, to: full, by: 8) {
+            to.storeBytes(of: loadVec(from + c) * scale, toByteOffset: c * MemoryLayout<S>.stride, as: Vec<S>.self)
+        }
+        for i in full..<d { dst[r * stride + i] = scale * from[i] }
+    }
 }
 
 /// S[t][t'] = scale · x_tᵀ y_{t'} for t' ≤ t, 0 otherwise. x: rows [T][dp]; yT: [d][tp].
@@ -89,6 +102,26 @@ func causalScores<S: TensorScalar>(x: UnsafePointer<S>, yT: UnsafePointer<S>, le
         let r0 = t0, r1 = min(t0 + 1, t - 1), r2 = min(t0 + 2, t - 1), r3 = min(t0 + 3, t - 1)
         let end = min(t0 + 4, t)
         var c0 = 0
+        // Two column vectors at a time while both are needed: 8 accumulators, and each
+        // broadcast of x feeds two FMAs.
+        while c0 + 8 < end {
+            var a0 = Vec<S>(), a1 = Vec<S>(), a2 = Vec<S>(), a3 = Vec<S>()
+            var b0 = Vec<S>(), b1 = Vec<S>(), b2 = Vec<S>(), b3 = Vec<S>()
+            for i in 0..<d {
+                let y = loadVec(yT + i * tp + c0), z = loadVec(yT + i * tp + c0 + 8)
+                let x0 = Vec(repeating: x[r0 * dp + i]), x1 = Vec(repeating: x[r1 * dp + i])
+                let x2 = Vec(repeating: x[r2 * dp + i]), x3 = Vec(repeating: x[r3 * dp + i])
+                a0 = a0.addingProduct(x0, y); b0 = b0.addingProduct(x0, z)
+                a1 = a1.addingProduct(x1, y); b1 = b1.addingProduct(x1, z)
+                a2 = a2.addingProduct(x2, y); b2 = b2.addingProduct(x2, z)
+                a3 = a3.addingProduct(x3, y); b3 = b3.addingProduct(x3, z)
+            }
+            storeVec(a0 * scale, out + t0 * tp + c0); storeVec(b0 * scale, out + t0 * tp + c0 + 8)
+            if t0 + 1 < t { storeVec(a1 * scale, out + (t0 + 1) * tp + c0); storeVec(b1 * scale, out + (t0 + 1) * tp + c0 + 8) }
+            if t0 + 2 < t { storeVec(a2 * scale, out + (t0 + 2) * tp + c0); storeVec(b2 * scale, out + (t0 + 2) * tp + c0 + 8) }
+            if t0 + 3 < t { storeVec(a3 * scale, out + (t0 + 3) * tp + c0); storeVec(b3 * scale, out + (t0 + 3) * tp + c0 + 8) }
+            c0 += 16
+        }
         while c0 < end {
             var a0 = Vec<S>(), a1 = Vec<S>(), a2 = Vec<S>(), a3 = Vec<S>()
             for i in 0..<d {

@@ -1,3 +1,12 @@
+import Foundation
+
+/// Thread-local flag behind `Variable.withoutGradients` (non-nil: gradients off).
+private let noGradientKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
+
 /// A node of the reverse-mode graph: a value, the nodes it was computed from, and a
 /// pullback mapping dL/d(value) to dL/d(each input) (micrograd's shape, at tensor
 /// granularity). Leaves with `requiresGrad` are the parameters; they outlive the graph,
@@ -28,15 +37,16 @@ public final class Variable {
         self.pullback = needs ? pullback : nil
     }
 
-    /// False inside `withoutGradients`: operations record nothing (evaluation, analysis).
-    nonisolated(unsafe) public private(set) static var gradientsEnabled = true
+    /// False inside `withoutGradients` on this thread: operations record nothing.
+    public static var gradientsEnabled: Bool { pthread_getspecific(noGradientKey) == nil }
 
-    /// Runs `body` without recording the graph: forward passes keep no pullbacks or saved
-    /// activations. Not for use from several threads at once.
+    /// Runs `body` without recording the graph on the calling thread (evaluation, analysis):
+    /// forward passes keep no pullbacks or saved activations. Other threads, e.g. another
+    /// model training at the same time, are unaffected.
     public static func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
-        let previous = gradientsEnabled
-        gradientsEnabled = false
-        defer { gradientsEnabled = previous }
+        let previous = pthread_getspecific(noGradientKey)
+        pthread_setspecific(noGradientKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(noGradientKey, previous) }
         return try body()
     }
 

@@ -1,0 +1,117 @@
+import Foundation
+
+/// Figures drawn by gnuplot (Debian's gnuplot-nox; `scripts/setup.sh` installs it): each
+/// figure is written as NAME.png and NAME.svg, with its gnuplot script NAME.gp and the CSV
+/// it plots beside it, so a figure can be restyled or re-plotted elsewhere.
+public enum Figures {
+    public enum FigureError: Error, CustomStringConvertible {
+        case gnuplotMissing
+        case gnuplotFailed(String, String)
+        public var description: String {
+            switch self {
+            case .gnuplotMissing:
+                return "gnuplot is not installed (run scripts/setup.sh, or apt-get install gnuplot-nox); the CSV files are written"
+            case let .gnuplotFailed(script, why): return "gnuplot failed on \(script): \(why)"
+            }
+        }
+    }
+
+    /// The gnuplot executable, if any.
+    public static let gnuplot: String? = {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let p = "\(dir)/gnuplot"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }()
+
+    /// Renders `body` (plot commands, without terminal/output lines) to base.png and base.svg.
+    public static func render(_ body: String, to base: URL, size: (Int, Int) = (900, 600)) throws {
+        // The body runs once per terminal (replot cannot repeat a multiplot).
+        let script = """
+        set datafile separator ','
+        set terminal pngcairo size \(size.0),\(size.1) enhanced font 'DejaVu Sans,11'
+        set output '\(base.path).png'
+        \(body)
+        unset output
+        reset
+        set datafile separator ','
+        set terminal svg size \(size.0),\(size.1) enhanced font 'DejaVu Sans,11' background rgb 'white'
+        set output '\(base.path).svg'
+        \(body)
+        unset output
+        """
+        let scriptURL = base.appendingPathExtension("gp")
+        try script.write(to: scriptURL, atomically: true, encoding: .utf8)
+        guard let gnuplot else { throw FigureError.gnuplotMissing }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gnuplot)
+        process.arguments = [scriptURL.path]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw FigureError.gnuplotFailed(scriptURL.path, message) }
+    }
+
+    /// Line plot of columns of a CSV (header row) against its first column.
+    public static func lines(csv: URL, series: [(column: Int, title: String)], title: String, xlabel: String,
+                             ylabel: String, logY: Bool = false, to base: URL) throws {
+        let plots = series.map { s in
+            "'\(csv.path)' using 1:\(s.column + 1) with linespoints pt 7 ps 0.5 lw 2 title '\(s.title)'"
+        }.joined(separator: ", \\\n     ")
+        try render("""
+        set key autotitle columnhead
+        set title '\(title)'
+        set xlabel '\(xlabel)'
+        set ylabel '\(ylabel)'
+        set key top right
+        set grid
+        \(logY ? "set logscale y" : "")
+        plot \(plots)
+        """, to: base)
+    }
+
+    /// A grid of heat maps of square matrices (CSV files in `matrix` format) on a symmetric
+    /// blue–white–red scale, with lines between the n-blocks of constructed tokens.
+    public static func heatmaps(_ panels: [(title: String, csv: URL, size: Int)], rows: Int, cols: Int,
+                                block: Int?, title: String, to base: URL) throws {
+        var body = """
+        set palette defined (-1 '#2166ac', 0 'white', 1 '#b2182b')
+        set size ratio -1
+        set yrange [*:*] reverse
+        unset key
+        set tics font ',8'
+        set multiplot layout \(rows),\(cols) title '\(title)'
+
+        """
+        for p in panels {
+            let maxAbs = (try? maxAbsolute(p.csv)) ?? 1
+            var lines = ""
+            if let n = block, n > 0, n < p.size {
+                for k in stride(from: n, to: p.size, by: n) {
+                    let at = Double(k) - 0.5
+                    lines += "set arrow from \(at),-0.5 to \(at),\(Double(p.size) - 0.5) nohead lc rgb 'gray40' front\n"
+                    lines += "set arrow from -0.5,\(at) to \(Double(p.size) - 0.5),\(at) nohead lc rgb 'gray40' front\n"
+                }
+            }
+            body += """
+            unset arrow
+            \(lines)set title '\(p.title)' font ',10'
+            set cbrange [\(-max(maxAbs, 1e-12)):\(max(maxAbs, 1e-12))]
+            set xrange [-0.5:\(Double(p.size) - 0.5)]
+            set yrange [\(Double(p.size) - 0.5):-0.5]
+            plot '\(p.csv.path)' matrix with image
+
+            """
+        }
+        body += "unset multiplot\n"
+        try render(body, to: base, size: (420 * cols, 380 * rows + 40))
+    }
+
+    static func maxAbsolute(_ csv: URL) throws -> Double {
+        let text = try String(contentsOf: csv, encoding: .utf8)
+        return text.split(whereSeparator: { $0 == "," || $0 == "\n" }).compactMap { Double($0) }.map(abs).max() ?? 1
+    }
+}

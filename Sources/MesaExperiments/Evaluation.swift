@@ -1,0 +1,147 @@
+import Foundation
+import MesaAnalysis
+import MesaNN
+import MesaTasks
+import MesaTensor
+import MesaTraining
+
+/// `mesa eval DIR`: a trained model against the hypothesized mesa-optimizers (SPEC §4–5) on
+/// the run's fixed held-out batch, in Double. Writes DIR/eval/: per_position_loss.csv/.png/.svg,
+/// the per-head weight products (CSV and heat maps) of linear layers on constructed tokens,
+/// the training curve, and summary.json.
+public struct Evaluation {
+    public struct Summary: Codable {
+        public var run: String
+        public var step: Int
+        public var preset: String
+        public var positions: Int
+        public var evalBatchSize: Int
+        /// Mean over positions of the per-position loss, by method.
+        public var meanLoss: [String: Double]
+        /// GD-1's step size (line-searched on the validation batch).
+        public var gdOneStepSize: Double
+        public var ridgeLambda: Double
+        /// max_t |L_model(t) − L_GD1(t)| / L_GD1(t), and the same against RevAlg-1.
+        public var maxRelativeGapToGDOne: Double
+        public var maxRelativeGapToRevAlgOne: Double?
+        /// Per layer, per head: how closely the weights follow Prop. 1.
+        public var structure: [[PropositionOneStructure]]
+        public var revAlgOne: RevAlgOne?
+    }
+
+    public let dir: RunDirectory
+    public let config: TrainConfig
+    public let model: Transformer
+    public let step: Int
+
+    public init(runDirectory dir: RunDirectory) throws {
+        self.dir = dir
+        config = try dir.readConfig()
+        guard dir.hasCheckpoint else { throw TrainingError.noRun("\(dir.url.path) has no checkpoint.safetensors yet") }
+        let checkpoint = try dir.readCheckpoint()
+        model = try Transformer(config: config.model, seed: config.seed, dtype: .float64)
+        try model.load(checkpoint.tensors)
+        step = Int(checkpoint.metadata["step"] ?? "") ?? 0
+    }
+
+    public var outputDirectory: URL { dir.url.appendingPathComponent("eval") }
+
+    /// Runs every comparison, writes the files, and returns the summary and the table.
+    public func run() throws -> (summary: Summary, table: [String: [Double]]) {
+        let out = outputDirectory
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let task = try config.task.makeTask(seed: config.seed)
+        let test = task.batch(size: config.evalBatchSize, length: config.length, seed: config.seed,
+                              purpose: .testBatch, dtype: .float64)
+        let validation = task.batch(size: config.evalBatchSize, length: config.length, seed: config.seed,
+                                    purpose: .validationBatch, dtype: .float64)
+        let s = StateSequences(inputs: test.inputs, targets: test.targets)
+        let sv = StateSequences(inputs: validation.inputs, targets: validation.targets)
+
+        let modelPredictions = Variable.withoutGradients { model(config.tokens.tokens(from: test.inputs)).value.doubles }
+        var table: [String: [Double]] = ["model": s.loss(of: modelPredictions)]
+        let eta = Baselines.lineSearch(direction: Baselines.gradientStepDirection(sv), targets: sv.targets)
+        table["gd1"] = s.loss(of: Baselines.gdOne(s, eta: eta))
+        table["lsq"] = s.loss(of: Baselines.ridge(s, lambda: 1e-3))
+        let lambda = Baselines.ridgeLineSearch(sv)
+        table["ridge"] = s.loss(of: Baselines.ridge(s, lambda: lambda))
+
+        // Weight structure of linear layers reading constructed tokens.
+        var structure: [[PropositionOneStructure]] = []
+        var revAlg: RevAlgOne?
+        if config.tokens != .raw {
+            for (l, block) in model.blocks.enumerated() where block.attention.kind == .linear {
+                let products = HeadProducts.of(block.attention)
+                structure.append(products.map { PropositionOneStructure($0, tokens: config.tokens, n: config.task.dimension) })
+                try writeHeatmaps(products, layer: l, into: out)
+            }
+            if model.blocks.count == 1 && model.blocks[0].attention.kind == .linear {
+                let r = RevAlgOne(HeadProducts.of(model.blocks[0].attention), tokens: config.tokens, n: config.task.dimension)
+                revAlg = r
+                table["revalg1"] = s.loss(of: r.predictions(s))
+            }
+        }
+
+        let columns = ["model", "gd1", "lsq", "ridge", "revalg1"].filter { table[$0] != nil }
+        let csv = out.appendingPathComponent("per_position_loss.csv")
+        try CSV.write(header: ["position"] + columns,
+                      rows: (0..<config.length).map { t in [Double(t + 1)] + columns.map { table[$0]![t] } }, to: csv)
+        let titles = ["model": "trained model", "gd1": String(format: "GD-1 (η = %.4g)", eta),
+                      "lsq": "LSQ (λ = 1e-3)", "ridge": String(format: "ridge (λ = %g)", lambda), "revalg1": "RevAlg-1"]
+        try? Figures.lines(csv: csv, series: columns.enumerated().map { ($0.offset + 1, titles[$0.element]!) },
+                           title: "\(config.preset), step \(step): loss per position (held-out batch of \(config.evalBatchSize))",
+                           xlabel: "position t", ylabel: "½‖ŝ_{t+1} − s_{t+1}‖²", logY: true,
+                           to: out.appendingPathComponent("per_position_loss"))
+        try writeTrainingCurve(into: out)
+
+        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+        func maxGap(_ a: [Double], _ b: [Double]) -> Double {
+            zip(a, b).map { abs($0 - $1) / max(abs($1), 1e-12) }.max() ?? 0
+        }
+        let summary = Summary(run: dir.url.path, step: step, preset: config.preset, positions: config.length,
+                              evalBatchSize: config.evalBatchSize, meanLoss: table.mapValues(mean),
+                              gdOneStepSize: eta, ridgeLambda: lambda,
+                              maxRelativeGapToGDOne: maxGap(table["model"]!, table["gd1"]!),
+                              maxRelativeGapToRevAlgOne: table["revalg1"].map { maxGap(table["model"]!, $0) },
+                              structure: structure, revAlgOne: revAlg)
+        try AtomicFile.writeJSON(summary, to: out.appendingPathComponent("summary.json"))
+        return (summary, table)
+    }
+
+    /// Per-head W_KᵀW_Q and P W_V of layer `l` as CSV matrices and one heat-map figure.
+    func writeHeatmaps(_ products: [HeadProducts], layer l: Int, into out: URL) throws {
+        let dir = out.appendingPathComponent("weights")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var panels: [(String, URL, Int)] = []
+        for (h, p) in products.enumerated() {
+            let kq = dir.appendingPathComponent("layer\(l)_head\(h)_WkT_Wq.csv")
+            let pv = dir.appendingPathComponent("layer\(l)_head\(h)_P_Wv.csv")
+            try CSV.writeMatrix(p.keyQuery, rows: p.width, cols: p.width, to: kq)
+            try CSV.writeMatrix(p.projectionValue, rows: p.width, cols: p.width, to: pv)
+            panels += [("layer \(l + 1), head \(h + 1): W_K^T W_Q", kq, p.width), ("layer \(l + 1), head \(h + 1): P W_V", pv, p.width)]
+        }
+        try? Figures.heatmaps(panels, rows: products.count, cols: 2, block: config.task.dimension,
+                              title: "\(config.preset), layer \(l + 1): blocks of [0, s_t, s_t, s_{t-1}] tokens",
+                              to: dir.appendingPathComponent("layer\(l)_heatmaps"))
+    }
+
+    /// metrics.csv as a figure (train loss every step, held-out loss where evaluated).
+    func writeTrainingCurve(into out: URL) throws {
+        let rows = try dir.readMetrics()
+        let csv = out.appendingPathComponent("training_curve.csv")
+        try CSV.write(header: ["step", "train_loss", "eval_loss"],
+                      rows: rows.map { [Double($0.step), $0.values["train_loss"] ?? .nan, $0.values["eval_loss"] ?? .nan] },
+                      to: csv)
+        try? Figures.render("""
+        set key autotitle columnhead
+        set datafile missing ''
+        set title '\(config.preset): training'
+        set xlabel 'step'
+        set ylabel 'loss'
+        set logscale y
+        set grid
+        plot '\(csv.path)' using 1:2 with lines lw 1 lc rgb '#9ecae1' title 'train (batch)', \\
+             '' using 1:3 with linespoints pt 7 ps 0.6 lw 2 lc rgb '#08519c' title 'held-out'
+        """, to: out.appendingPathComponent("training_curve"))
+    }
+}

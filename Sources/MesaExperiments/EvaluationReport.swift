@@ -1,0 +1,26 @@
+import Foundation
+
+/// Plain-text renderings of an evaluation for the terminal and the reports.
+public enum EvaluationReport {
+    /// Per-position losses (every `stride`-th position and the last) and the means.
+    public static func table(summary: Evaluation.Summary, table: [String: [Double]], stride: Int = 5) -> String {
+        let columns = ["model", "gd1", "lsq", "ridge", "revalg1"].filter { table[$0] != nil }
+        let length = table["model"]?.count ?? 0
+        var positions = Array(Swift.stride(from: 0, to: length, by: stride))
+        if let last = positions.last, last != length - 1 { positions.append(length - 1) }
+        func cell(_ s: String) -> String { s.padding(toLength: 11, withPad: " ", startingAt: 0) }
+        var lines = ["\(summary.preset) at step \(summary.step): loss per position on \(summary.evalBatchSize) held-out sequences",
+                     cell("position") + columns.map(cell).joined()]
+        for t in positions {
+            lines.append(cell("\(t + 1)") + columns.map { cell(String(format: "%.5f", table[$0]![t])) }.joined())
+        }
+        lines.append(cell("mean") + columns.map { cell(String(format: "%.5f", summary.meanLoss[$0] ?? .nan)) }.joined())
+        lines.append(String(format: "GD-1 step size η = %.5g (line search on a validation batch); ridge λ = %g",
+                            summary.gdOneStepSize, summary.ridgeLambda))
+        lines.append(String(format: "largest per-position gap, model vs GD-1: %.2f%%", 100 * summary.maxRelativeGapToGDOne))
+        if let r = summary.maxRelativeGapToRevAlgOne {
+            lines.append(String(format: "largest per-position gap, model vs RevAlg-1: %.2f%%", 100 * r))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
