@@ -17,56 +17,68 @@ public func medianTime(repeats: Int, warmup: Int = 2, _ body: () throws -> Void)
     return (sorted[sorted.count / 2], times)
 }
 
-/// Times the parts of one training step (SPEC §3) for a configuration.
+/// Times the parts of one training step (SPEC §3) for a configuration. The variants are
+/// measured interleaved, one of each per repetition, so that a slow stretch of the machine
+/// affects all of them alike; every figure is the median over the repetitions.
 public struct StepBenchmark {
     public let config: TrainConfig
-    public let dataGeneration: Double
-    public let forward: Double
-    public let forwardBackward: Double
-    public let stepWithoutData: Double
-    public let fullStep: Double
-    /// The same step (data excluded) with attention composed from whole-batch operations.
-    public let composedStep: Double
+    public let repeats: Int
+    public let dataGeneration: [Double]
+    public let forward: [Double]
+    public let stepWithoutData: [Double]
+    public let fullStep: [Double]
+    /// The same step (data excluded) with attention composed of whole-batch operations.
+    public let composedStep: [Double]
     public let flopsPerStep: Double
 
-    public static func run(config: TrainConfig, repeats: Int) throws -> StepBenchmark {
+    public static func run(config: TrainConfig, repeats: Int, warmup: Int = 3) throws -> StepBenchmark {
         let trainer = try Trainer(config: config)
-        var k = 0
         let batch = trainer.trainingBatch(step: 0)
-        let data = medianTime(repeats: repeats) { k += 1; _ = trainer.trainingBatch(step: k) }
         let tokens = config.tokens.tokens(from: batch.inputs)
-        let fwd = medianTime(repeats: repeats) {
-            _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item
+        var data: [Double] = [], fwd: [Double] = [], step: [Double] = [], full: [Double] = [], composed: [Double] = []
+        func time(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
-        let fwdBwd = medianTime(repeats: repeats) {
-            halfSquaredError(trainer.model(tokens), batch.targets).backward()
+        for rep in 0..<(warmup + max(1, repeats)) {
+            let d = time { _ = trainer.trainingBatch(step: rep + 1) }
+            let f = time { _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item }
             for p in trainer.model.parameters { p.variable.grad = nil }
+            let s = try time { _ = try trainer.update(on: batch) }
+            trainer.model.attentionImplementation = .composed
+            let c = try time { _ = try trainer.update(on: batch) }
+            trainer.model.attentionImplementation = .fused
+            let u = try time { _ = try trainer.trainStep() }
+            if rep >= warmup {
+                data.append(d); fwd.append(f); step.append(s); composed.append(c); full.append(u)
+            }
         }
-        let noData = try medianTime(repeats: repeats) { _ = try trainer.update(on: batch) }
-        let full = try medianTime(repeats: repeats) { _ = try trainer.trainStep() }
-        trainer.model.attentionImplementation = .composed
-        let composed = try medianTime(repeats: repeats) { _ = try trainer.update(on: batch) }
-        trainer.model.attentionImplementation = .fused
-        return StepBenchmark(config: config, dataGeneration: data.median, forward: fwd.median,
-                             forwardBackward: fwdBwd.median, stepWithoutData: noData.median, fullStep: full.median,
-                             composedStep: composed.median, flopsPerStep: FlopCount.trainingStep(config))
+        return StepBenchmark(config: config, repeats: repeats, dataGeneration: data, forward: fwd, stepWithoutData: step,
+                             fullStep: full, composedStep: composed, flopsPerStep: FlopCount.trainingStep(config))
     }
+
+    static func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
+    static func quartiles(_ x: [Double]) -> (Double, Double) { let s = x.sorted(); return (s[s.count / 4], s[3 * s.count / 4]) }
+
+    public var medianStepWithoutData: Double { Self.median(stepWithoutData) }
 
     public var report: String {
         let c = config
-        func ms(_ s: Double) -> String { String(format: "%8.2f ms", s * 1e3) }
+        func ms(_ x: [Double]) -> String { String(format: "%8.2f ms", Self.median(x) * 1e3) }
+        let (q1, q3) = Self.quartiles(stepWithoutData)
+        let step = Self.median(stepWithoutData)
         return """
         \(c.preset): \(c.model.layers.map(\.rawValue).joined(separator: "+")), B \(c.batchSize), T \(c.length), \
-        D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), threads \(Parallel.workers)
+        D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), \(Parallel.workers) threads, \
+        median of \(repeats) interleaved repetitions
           data generation        \(ms(dataGeneration))
           forward                \(ms(forward))
-          forward + backward     \(ms(forwardBackward))
-          step, data excluded    \(ms(stepWithoutData))   (forward, backward, AdamW)
+          step, data excluded    \(ms(stepWithoutData))   (forward, backward, AdamW; quartiles \(String(format: "%.2f–%.2f", q1 * 1e3, q3 * 1e3)), fastest \(String(format: "%.2f", stepWithoutData.min()! * 1e3)) ms)
           step, data included    \(ms(fullStep))
-          step, data excluded, attention composed of whole-batch ops (baseline)
-                                 \(ms(composedStep))   → fused/composed speed-up \(String(format: "%.2fx", composedStep / stepWithoutData))
-          matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \
-        \(String(format: "%.1f", flopsPerStep / stepWithoutData / 1e9)) GFLOP/s achieved
+          baseline: step with attention composed of whole-batch operations (data excluded)
+                                 \(ms(composedStep))   → fused kernels \(String(format: "%.2f", Self.median(composedStep) / step))x faster
+          matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \(String(format: "%.1f", flopsPerStep / step / 1e9)) GFLOP/s achieved
         """
     }
 }
