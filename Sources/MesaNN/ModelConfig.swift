@@ -27,10 +27,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var positionalEncoding: Int
     /// Standard deviation of the N(0, σ²) initialization of every weight matrix.
     public var initStd: Double
+    /// The mesa-layers' forget factor γ ∈ (0, 1] (1: none).
+    public var mesaForget: Double
+    /// L2-normalize each head's queries and keys in linear and mesa layers.
+    public var normalizeQueryKey: Bool
+    /// Biases in LayerNorm, the MLP and the dense input/read-out layers (attention never has any).
+    public var biases: Bool
 
     public init(dimension: Int, width: Int, embedding: Bool, layers: [LayerKind], heads: Int, keySize: Int,
                 valueSize: Int? = nil, activationClip: Double? = nil, layerNorm: Bool = false, mlp: Bool = false,
-                mlpHidden: Int? = nil, positionalEncoding: Int = 0, initStd: Double) {
+                mlpHidden: Int? = nil, positionalEncoding: Int = 0, initStd: Double, mesaForget: Double = 1,
+                normalizeQueryKey: Bool = false, biases: Bool = false) {
         self.dimension = dimension
         self.width = width
         self.embedding = embedding
@@ -44,6 +51,45 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.mlpHidden = mlpHidden ?? 4 * width
         self.positionalEncoding = positionalEncoding
         self.initStd = initStd
+        self.mesaForget = mesaForget
+        self.normalizeQueryKey = normalizeQueryKey
+        self.biases = biases
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case dimension, width, embedding, layers, heads, keySize, valueSize, activationClip, layerNorm, mlp, mlpHidden
+        case positionalEncoding, initStd, mesaForget, normalizeQueryKey, biases
+    }
+
+    /// Decodes a configuration; fields added after a run was written take their defaults.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dimension = try c.decode(Int.self, forKey: .dimension)
+        width = try c.decode(Int.self, forKey: .width)
+        embedding = try c.decode(Bool.self, forKey: .embedding)
+        do {
+            layers = try c.decode([LayerKind].self, forKey: .layers)
+        } catch {
+            throw ModelError.invalidConfig("layers must be a list of \(LayerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        heads = try c.decode(Int.self, forKey: .heads)
+        keySize = try c.decode(Int.self, forKey: .keySize)
+        valueSize = try c.decode(Int.self, forKey: .valueSize)
+        activationClip = try c.decodeIfPresent(Double.self, forKey: .activationClip)
+        layerNorm = try c.decode(Bool.self, forKey: .layerNorm)
+        mlp = try c.decode(Bool.self, forKey: .mlp)
+        mlpHidden = try c.decode(Int.self, forKey: .mlpHidden)
+        positionalEncoding = try c.decode(Int.self, forKey: .positionalEncoding)
+        initStd = try c.decode(Double.self, forKey: .initStd)
+        mesaForget = try c.decodeIfPresent(Double.self, forKey: .mesaForget) ?? 1
+        normalizeQueryKey = try c.decodeIfPresent(Bool.self, forKey: .normalizeQueryKey) ?? false
+        biases = try c.decodeIfPresent(Bool.self, forKey: .biases) ?? false
+    }
+
+    /// The attention of layer `i`.
+    public func attentionSpec(layer i: Int) -> AttentionSpec {
+        AttentionSpec(kind: layers[i], heads: heads, forget: mesaForget,
+                      normalizeQueryKey: normalizeQueryKey && layers[i] != .softmax)
     }
 
     /// Checks that the dimensions fit together; the message names the field to fix.
@@ -64,5 +110,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try fail("positionalEncoding must be an even width ≥ 0, got \(positionalEncoding)")
         }
         if !(initStd >= 0 && initStd.isFinite) { try fail("initStd must be ≥ 0, got \(initStd)") }
+        if !(mesaForget > 0 && mesaForget <= 1) { try fail("mesaForget must lie in (0, 1], got \(mesaForget)") }
     }
 }

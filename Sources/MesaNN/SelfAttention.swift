@@ -11,29 +11,36 @@ public enum LayerKind: String, Codable, Sendable, CaseIterable {
 }
 
 /// Multi-head self-attention without biases, SPEC §2:
-/// q = W_Q e, k = W_K e, v = W_V e, Δe_t = Σ_h P_h Σ_{t'≤t} v_{t'} α(k_{t'}ᵀ q_t).
+/// q = W_Q e, k = W_K e, v = W_V e, Δe_t = Σ_h P_h Σ_{t'≤t} v_{t'} α(k_{t'}ᵀ q_t), and for the
+/// mesa-layer Δe_t = Σ_h P_h Φ̂_{h,t} q_t with a learned λ_h per head (initialized to 1).
 /// Weights are stored [out, in]: W_Q, W_K [H·d_k, D_qk], W_V [H·d_v, D], P [D, H·d_v],
 /// head h in rows (columns of P) h·d..<(h+1)·d.
 public final class SelfAttention {
-    public let kind: LayerKind
-    public let heads: Int, keySize: Int, valueSize: Int
+    public let spec: AttentionSpec
+    public var kind: LayerKind { spec.kind }
+    public var heads: Int { spec.heads }
+    public let keySize: Int, valueSize: Int
     public let query: Variable, key: Variable, value: Variable, projection: Variable
+    /// The mesa-layer's regularization λ [H].
+    public let lambda: Variable?
 
-    public init(kind: LayerKind, width: Int, queryKeyWidth: Int, heads: Int, keySize: Int, valueSize: Int,
+    public init(spec: AttentionSpec, width: Int, queryKeyWidth: Int, keySize: Int, valueSize: Int,
                 initStd: Double, initializer: inout ParameterInitializer) {
-        self.kind = kind
-        self.heads = heads
+        self.spec = spec
         self.keySize = keySize
         self.valueSize = valueSize
+        let heads = spec.heads
         query = initializer.normal([heads * keySize, queryKeyWidth], std: initStd)
         key = initializer.normal([heads * keySize, queryKeyWidth], std: initStd)
         value = initializer.normal([heads * valueSize, width], std: initStd)
         projection = initializer.normal([width, heads * valueSize], std: initStd)
+        lambda = spec.kind == .mesa ? initializer.constant([heads], 1) : nil
     }
 
     public func parameters(prefix: String) -> [NamedParameter] {
         [NamedParameter(prefix + "W_Q", query), NamedParameter(prefix + "W_K", key),
          NamedParameter(prefix + "W_V", value), NamedParameter(prefix + "P", projection)]
+            + (lambda.map { [NamedParameter(prefix + "lambda", $0, decays: false)] } ?? [])
     }
 
     /// Δe [B, T, D] for the residual stream x [B, T, D]; queries and keys read `queryKeyInput`
@@ -42,28 +49,37 @@ public final class SelfAttention {
     /// when given.
     public func callAsFunction(_ x: Variable, queryKeyInput: Variable, trace: ((Tensor) -> Void)? = nil) -> Variable {
         if let trace, kind == .softmax {
-            let q = linear(queryKeyInput.value, query.value), k = linear(queryKeyInput.value, key.value)
-            let v = linear(x.value, value.value)
-            trace(unpaddedAttentionWeights(softmaxAttentionForward(q: q, k: k, v: v, heads: heads).weights))
+            Variable.withoutGradients {
+                let (q, k, v) = projections(x, queryKeyInput: queryKeyInput)
+                trace(unpaddedAttentionWeights(softmaxAttentionForward(q: q.value, k: k.value, v: v.value, heads: heads).weights))
+            }
         }
-        return attentionLayer(kind: kind, x, queryKeyInput: queryKeyInput, wq: query, wk: key, wv: value,
-                              p: projection, heads: heads)
+        return attentionLayer(spec, x, queryKeyInput: queryKeyInput, wq: query, wk: key, wv: value, p: projection,
+                              lambda: lambda)
     }
 
-    /// The same function composed from separate differentiable operations (projections,
-    /// attention over whole-batch tensors, output projection): the reference the fused
-    /// kernel is tested against.
+    /// The same function composed from separate differentiable operations over whole-batch
+    /// tensors (projections, normalization, attention, output projection): the reference the
+    /// fused kernel is tested against.
     public func composed(_ x: Variable, queryKeyInput: Variable) -> Variable {
-        let q = linear(queryKeyInput, query)  // [B, T, H·d_k]
-        let k = linear(queryKeyInput, key)    // [B, T, H·d_k]
-        let v = linear(x, value)              // [B, T, H·d_v]
+        let (q, k, v) = projections(x, queryKeyInput: queryKeyInput)
         let o: Variable                       // [B, T, H·d_v]
         switch kind {
         case .linear: o = linearAttention(q, k, v, heads: heads)
         case .softmax: o = softmaxAttention(q, k, v, heads: heads)
-        case .mesa: fatalError("the mesa-layer is not built yet")
+        case .mesa: o = mesaAttention(q, k, v, lambda: lambda!, heads: heads, forget: spec.forget)
         }
         return linear(o, projection)          // [B, T, D]
+    }
+
+    /// q, k [B, T, H·d_k] (per-head L2-normalized when asked) and v [B, T, H·d_v].
+    func projections(_ x: Variable, queryKeyInput: Variable) -> (Variable, Variable, Variable) {
+        var q = linear(queryKeyInput, query), k = linear(queryKeyInput, key)
+        if spec.normalizeQueryKey {
+            q = l2NormalizeHeads(q, heads: heads)
+            k = l2NormalizeHeads(k, heads: heads)
+        }
+        return (q, k, linear(x, value))
     }
 
     /// W_K[h]ᵀ W_Q[h] [D_qk, D_qk] of head h, in Double (SPEC §5.2).

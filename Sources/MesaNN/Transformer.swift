@@ -14,36 +14,66 @@ public enum AttentionImplementation: String, Sendable {
     case fused, composed
 }
 
-/// One block (SPEC §2): e ← e + Attn(LN(e)); e ← e + W₂ GELU(W₁ LN(e)); e ← clip(e).
-public final class Block {
-    public let attentionNorm: (gain: Variable, bias: Variable)?
-    public let attention: SelfAttention
-    public let mlpNorm: (gain: Variable, bias: Variable)?
-    public let mlp: (up: Variable, down: Variable)?
+/// LayerNorm's learned gain (and bias, when the model has biases).
+public struct NormParameters {
+    public let gain: Variable
+    public let bias: Variable?
 
-    init(config c: ModelConfig, kind: LayerKind, queryKeyWidth: Int, initializer: inout ParameterInitializer) {
-        attentionNorm = c.layerNorm ? (initializer.constant([c.width], 1), initializer.constant([c.width], 0)) : nil
-        attention = SelfAttention(kind: kind, width: c.width, queryKeyWidth: queryKeyWidth, heads: c.heads,
-                                  keySize: c.keySize, valueSize: c.valueSize, initStd: c.initStd,
-                                  initializer: &initializer)
-        mlpNorm = c.mlp && c.layerNorm ? (initializer.constant([c.width], 1), initializer.constant([c.width], 0)) : nil
-        mlp = c.mlp ? (initializer.normal([c.mlpHidden, c.width], std: c.initStd),
-                       initializer.normal([c.width, c.mlpHidden], std: c.initStd)) : nil
+    init(width: Int, bias: Bool, initializer: inout ParameterInitializer) {
+        gain = initializer.constant([width], 1)
+        self.bias = bias ? initializer.constant([width], 0) : nil
+    }
+
+    func callAsFunction(_ x: Variable) -> Variable { layerNorm(x, gain: gain, bias: bias) }
+
+    func parameters(prefix: String) -> [NamedParameter] {
+        [NamedParameter(prefix + "gain", gain, decays: false)]
+            + (bias.map { [NamedParameter(prefix + "bias", $0, decays: false)] } ?? [])
+    }
+}
+
+/// A dense layer y = x Wᵀ (+ b): W [out, in].
+public struct Dense {
+    public let weight: Variable
+    public let bias: Variable?
+
+    init(_ inDim: Int, _ outDim: Int, bias: Bool, std: Double, initializer: inout ParameterInitializer) {
+        weight = initializer.normal([outDim, inDim], std: std)
+        self.bias = bias ? initializer.constant([outDim], 0) : nil
+    }
+
+    func callAsFunction(_ x: Variable) -> Variable {
+        let y = linear(x, weight)
+        return bias.map { addBias(y, $0) } ?? y
     }
 
     func parameters(prefix: String) -> [NamedParameter] {
-        var p: [NamedParameter] = []
-        if let n = attentionNorm {
-            p += [NamedParameter(prefix + "ln1.gain", n.gain, decays: false),
-                  NamedParameter(prefix + "ln1.bias", n.bias, decays: false)]
-        }
-        p += attention.parameters(prefix: prefix + "attn.")
-        if let n = mlpNorm {
-            p += [NamedParameter(prefix + "ln2.gain", n.gain, decays: false),
-                  NamedParameter(prefix + "ln2.bias", n.bias, decays: false)]
-        }
-        if let m = mlp { p += [NamedParameter(prefix + "mlp.W_1", m.up), NamedParameter(prefix + "mlp.W_2", m.down)] }
-        return p
+        [NamedParameter(prefix + "W", weight)] + (bias.map { [NamedParameter(prefix + "b", $0, decays: false)] } ?? [])
+    }
+}
+
+/// One block (SPEC §2): e ← e + Attn(LN(e)); e ← e + W₂ GELU(W₁ LN(e)); e ← clip(e).
+public final class Block {
+    public let attentionNorm: NormParameters?
+    public let attention: SelfAttention
+    public let mlpNorm: NormParameters?
+    public let mlp: (up: Dense, down: Dense)?
+
+    init(config c: ModelConfig, layer: Int, queryKeyWidth: Int, initializer: inout ParameterInitializer) {
+        attentionNorm = c.layerNorm ? NormParameters(width: c.width, bias: c.biases, initializer: &initializer) : nil
+        attention = SelfAttention(spec: c.attentionSpec(layer: layer), width: c.width, queryKeyWidth: queryKeyWidth,
+                                  keySize: c.keySize, valueSize: c.valueSize, initStd: c.initStd,
+                                  initializer: &initializer)
+        mlpNorm = c.mlp && c.layerNorm ? NormParameters(width: c.width, bias: c.biases, initializer: &initializer) : nil
+        mlp = c.mlp ? (Dense(c.width, c.mlpHidden, bias: c.biases, std: c.initStd, initializer: &initializer),
+                       Dense(c.mlpHidden, c.width, bias: c.biases, std: c.initStd, initializer: &initializer)) : nil
+    }
+
+    func parameters(prefix: String) -> [NamedParameter] {
+        (attentionNorm?.parameters(prefix: prefix + "ln1.") ?? [])
+            + attention.parameters(prefix: prefix + "attn.")
+            + (mlpNorm?.parameters(prefix: prefix + "ln2.") ?? [])
+            + (mlp.map { $0.up.parameters(prefix: prefix + "mlp.1.") + $0.down.parameters(prefix: prefix + "mlp.2.") } ?? [])
     }
 }
 
@@ -52,10 +82,10 @@ public final class Block {
 public final class Transformer {
     public let config: ModelConfig
     public let dtype: DType
-    public let embedding: Variable?      // [D, n]
+    public let embedding: Dense?         // n → D
     public let blocks: [Block]
-    public let finalNorm: (gain: Variable, bias: Variable)?
-    public let readout: Variable?        // [n, D]
+    public let finalNorm: NormParameters?
+    public let readout: Dense?           // D → n
     /// How attention sublayers run: the fused tile kernel (default), or composed from
     /// separate whole-batch operations (the reference, and the benchmarks' baseline).
     public var attentionImplementation: AttentionImplementation = .fused
@@ -68,24 +98,21 @@ public final class Transformer {
         self.dtype = dtype
         var initializer = ParameterInitializer(seed: seed, dtype: dtype)
         let c = config
-        embedding = c.embedding ? initializer.normal([c.width, c.dimension], std: c.initStd) : nil
-        blocks = c.layers.enumerated().map { i, kind in
-            Block(config: c, kind: kind, queryKeyWidth: c.width + (i == 0 ? c.positionalEncoding : 0),
+        embedding = c.embedding ? Dense(c.dimension, c.width, bias: c.biases, std: c.initStd, initializer: &initializer) : nil
+        blocks = c.layers.indices.map { i in
+            Block(config: c, layer: i, queryKeyWidth: c.width + (i == 0 ? c.positionalEncoding : 0),
                   initializer: &initializer)
         }
-        finalNorm = c.embedding && c.layerNorm ? (initializer.constant([c.width], 1), initializer.constant([c.width], 0)) : nil
-        readout = c.embedding ? initializer.normal([c.dimension, c.width], std: c.initStd) : nil
+        finalNorm = c.embedding && c.layerNorm ? NormParameters(width: c.width, bias: c.biases, initializer: &initializer) : nil
+        readout = c.embedding ? Dense(c.width, c.dimension, bias: c.biases, std: c.initStd, initializer: &initializer) : nil
     }
 
     /// All trainable parameters, in a fixed order, with their checkpoint names.
     public var parameters: [NamedParameter] {
-        var p: [NamedParameter] = []
-        if let e = embedding { p.append(NamedParameter("embed.W", e)) }
+        var p = embedding?.parameters(prefix: "embed.") ?? []
         for (i, b) in blocks.enumerated() { p += b.parameters(prefix: "layers.\(i).") }
-        if let n = finalNorm {
-            p += [NamedParameter("ln_f.gain", n.gain, decays: false), NamedParameter("ln_f.bias", n.bias, decays: false)]
-        }
-        if let r = readout { p.append(NamedParameter("readout.W", r)) }
+        p += finalNorm?.parameters(prefix: "ln_f.") ?? []
+        p += readout?.parameters(prefix: "readout.") ?? []
         return p
     }
 
@@ -98,13 +125,13 @@ public final class Transformer {
         let expected = c.embedding ? c.dimension : c.width
         precondition(tokens.shape[2] == expected, "model expects tokens of width \(expected), got \(tokens.shape)")
         let input = Variable(tokens.converted(to: dtype))
-        var x = embedding.map { linear(input, $0) } ?? input            // [B, T, D]
+        var x = embedding.map { $0(input) } ?? input                    // [B, T, D]
         trace?.residuals.append(x.value)
         let pe = c.positionalEncoding > 0
             ? Variable(sinusoidalEncoding(batch: tokens.shape[0], length: tokens.shape[1], width: c.positionalEncoding))
             : nil
         for (i, block) in blocks.enumerated() {
-            let h = block.attentionNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
+            let h = block.attentionNorm.map { $0(x) } ?? x
             let qk = (i == 0 && pe != nil) ? concatColumns([h, pe!]) : h  // [B, T, D (+PE)]
             switch attentionImplementation {
             case .fused:
@@ -113,15 +140,15 @@ public final class Transformer {
                 x = x + block.attention.composed(h, queryKeyInput: qk)
             }
             if let m = block.mlp {
-                let h2 = block.mlpNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
-                x = x + linear(gelu(linear(h2, m.up)), m.down)
+                let h2 = block.mlpNorm.map { $0(x) } ?? x
+                x = x + m.down(gelu(m.up(h2)))
             }
             if let clipValue = c.activationClip { x = clip(x, clipValue) }
             trace?.residuals.append(x.value)
         }
         if let r = readout {
-            let h = finalNorm.map { layerNorm(x, gain: $0.gain, bias: $0.bias) } ?? x
-            return linear(h, r)                                           // [B, T, n]
+            let h = finalNorm.map { $0(x) } ?? x
+            return r(h)                                                   // [B, T, n]
         }
         return columns(x, 0..<c.dimension)                                // [B, T, n]
     }

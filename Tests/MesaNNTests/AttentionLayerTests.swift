@@ -7,7 +7,10 @@ import MesaNN
 @Suite struct AttentionLayerTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let kind: LayerKind, batch: Int, length: Int, width: Int, peWidth: Int, heads: Int, keySize: Int, valueSize: Int
-        var testDescription: String { "\(kind) B\(batch) T\(length) D\(width)+\(peWidth) H\(heads) dk\(keySize) dv\(valueSize)" }
+        var forget = 1.0, normalize = false
+        var testDescription: String {
+            "\(kind) B\(batch) T\(length) D\(width)+\(peWidth) H\(heads) dk\(keySize) dv\(valueSize) γ\(forget)\(normalize ? " normalized" : "")"
+        }
     }
 
     static let cases: [Case] = [
@@ -16,11 +19,16 @@ import MesaNN
         Case(kind: .linear, batch: 25, length: 13, width: 7, peWidth: 2, heads: 3, keySize: 5, valueSize: 9),
         Case(kind: .softmax, batch: 2, length: 1, width: 6, peWidth: 0, heads: 1, keySize: 3, valueSize: 4),
         Case(kind: .softmax, batch: 45, length: 9, width: 5, peWidth: 0, heads: 2, keySize: 17, valueSize: 33),
+        Case(kind: .mesa, batch: 3, length: 50, width: 12, peWidth: 0, heads: 2, keySize: 20, valueSize: 20),
+        Case(kind: .mesa, batch: 13, length: 11, width: 7, peWidth: 2, heads: 3, keySize: 5, valueSize: 9, forget: 0.9),
+        Case(kind: .mesa, batch: 3, length: 20, width: 8, peWidth: 0, heads: 2, keySize: 4, valueSize: 4, normalize: true),
+        Case(kind: .linear, batch: 3, length: 20, width: 8, peWidth: 2, heads: 2, keySize: 4, valueSize: 4, normalize: true),
     ]
 
     func layer(_ c: Case, dtype: DType) -> (SelfAttention, Tensor, Tensor) {
         var initializer = ParameterInitializer(seed: 1, dtype: dtype)
-        let attn = SelfAttention(kind: c.kind, width: c.width, queryKeyWidth: c.width + c.peWidth, heads: c.heads,
+        let attn = SelfAttention(spec: AttentionSpec(kind: c.kind, heads: c.heads, forget: c.forget, normalizeQueryKey: c.normalize),
+                                 width: c.width, queryKeyWidth: c.width + c.peWidth,
                                  keySize: c.keySize, valueSize: c.valueSize, initStd: 0.4, initializer: &initializer)
         let x = randomTensor([c.batch, c.length, c.width], seed: 2, dtype: dtype)
         let pe = randomTensor([c.batch, c.length, c.peWidth], seed: 3, dtype: dtype)
@@ -54,15 +62,18 @@ import MesaNN
     }
 
     @Test func backwardMatchesFiniteDifferences() {
-        for kind in [LayerKind.linear, .softmax] {
-            let c = Case(kind: kind, batch: 2, length: 6, width: 5, peWidth: 2, heads: 2, keySize: 3, valueSize: 2)
+        for (kind, forget, normalize) in [(LayerKind.linear, 1.0, false), (.softmax, 1, false), (.mesa, 1, false),
+                                          (.mesa, 0.85, true), (.linear, 1, true)] {
+            let c = Case(kind: kind, batch: 2, length: 6, width: 5, peWidth: 2, heads: 2, keySize: 3, valueSize: 2,
+                         forget: forget, normalize: normalize)
             let (attn, x, qk) = layer(c, dtype: .float64)
             let r = GradCheck.projection(for: [2, 6, 5])
             let params = attn.parameters(prefix: "").map(\.variable)
             let errors = GradCheck.relativeErrors([x, qk] + params.map(\.value)) { v in
-                dot(attentionLayer(kind: kind, v[0], queryKeyInput: v[1], wq: v[2], wk: v[3], wv: v[4], p: v[5], heads: 2), r)
+                dot(attentionLayer(attn.spec, v[0], queryKeyInput: v[1], wq: v[2], wk: v[3], wv: v[4], p: v[5],
+                                   lambda: kind == .mesa ? v[6] : nil), r)
             }
-            for (i, e) in errors.enumerated() { #expect(e < 1e-7, "\(kind) input \(i): \(e)") }
+            for (i, e) in errors.enumerated() { #expect(e < 1e-7, "\(c) input \(i): \(e)") }
         }
     }
 }

@@ -29,6 +29,12 @@ import MesaTensor
         check([z]) { v in dot(clip(v[0], 0.8), r) }
     }
 
+    @Test func bias() {
+        let x = randomTensor([3, 5, 4], seed: 13), b = randomTensor([4], seed: 14)
+        let r = GradCheck.projection(for: [3, 5, 4])
+        check([x, b]) { v in dot(addBias(v[0], v[1]), r) }
+    }
+
     @Test func columnsConcatReshape() {
         let x = randomTensor([2, 3, 7], seed: 7), y = randomTensor([2, 3, 2], seed: 8)
         let r = GradCheck.projection(for: [2, 3, 5])

@@ -21,14 +21,20 @@ struct CorePanels<S: TensorScalar> {
     let qRows: UnsafeMutablePointer<S>, kRows: UnsafeMutablePointer<S>, kT: UnsafeMutablePointer<S>
     let vRows: UnsafeMutablePointer<S>, vT: UnsafeMutablePointer<S>, gRows: UnsafeMutablePointer<S>
     let result: UnsafeMutablePointer<S>
+    // The mesa-layer's extra panels: q̃ and dq rows, a second score panel, the decay mask
+    // γ^{t−t'}, and the Sherman–Morrison state R [dp][dp] with its vector u.
+    let qTilde: UnsafeMutablePointer<S>, dq: UnsafeMutablePointer<S>, s2: UnsafeMutablePointer<S>
+    let decay: UnsafeMutablePointer<S>, r: UnsafeMutablePointer<S>, u: UnsafeMutablePointer<S>
 
     init(length t: Int, keySize dk: Int, valueSize dv: Int) {
         let tp = roundUp8(t), dp = roundUp8(max(dk, dv))
-        scratch = PanelScratch<S>(capacity: 2 * t * tp + 7 * (t * dp + dp * tp) + 128)
+        scratch = PanelScratch<S>(capacity: 4 * t * tp + 9 * (t * dp + dp * tp) + dp * dp + dp + 256)
         a = scratch.panel(t * tp); dA = scratch.panel(t * tp)
         qRows = scratch.panel(t * dp); kRows = scratch.panel(t * dp); kT = scratch.panel(dp * tp)
         vRows = scratch.panel(t * dp); vT = scratch.panel(dp * tp); gRows = scratch.panel(t * dp)
         result = scratch.panel(t * dp)
+        qTilde = scratch.panel(t * dp); dq = scratch.panel(t * dp); s2 = scratch.panel(t * tp)
+        decay = scratch.panel(t * tp); r = scratch.panel(dp * dp); u = scratch.panel(dp)
     }
 }
 

@@ -2,14 +2,34 @@ import MesaTensor
 
 // The whole attention sublayer of SPEC §2 as one operation, computed tile by tile:
 //   [Q K V] = [X_qk W_Qᵀ, X_qk W_Kᵀ, X W_Vᵀ]     (one or two BLAS products per tile)
-//   O_h = core(Q_h, K_h, V_h)                     (per sequence and head, AttentionCores.swift)
+//   (Q, K ← per-head L2-normalized, optionally)
+//   O_h = core(Q_h, K_h, V_h)                     (per sequence and head: linear, softmax
+//                                                   or mesa; AttentionCores.swift, MesaCore.swift)
 //   Y = O Pᵀ
 // A tile is a few sequences (~512 rows), so its Q, K, V and their gradients stay in cache
 // between the products and the cores. The forward keeps [Q K V] and O for the backward
-// (cheaper to store than to recompute). When the query/key input is the residual stream
-// itself, the three projections are one product (and so are their gradients).
-// The composition of `linear` and `linearAttention`/`softmaxAttention` computes the same
-// function and is the reference this is tested against (Tests/MesaNNTests).
+// (cheaper to store than to recompute); the cores recompute their T×T scores. When the
+// query/key input is the residual stream itself, the three projections are one product
+// (and so are their gradients). The composition of separate operations
+// (`SelfAttention.composed`) computes the same function and is the reference this is
+// tested against (Tests/MesaNNTests).
+
+/// What a sublayer's attention computes (SPEC §2).
+public struct AttentionSpec: Equatable, Sendable {
+    public var kind: LayerKind
+    public var heads: Int
+    /// The mesa-layer's forget factor γ ∈ (0, 1] (1: none).
+    public var forget: Double
+    /// L2-normalize each head's queries and keys.
+    public var normalizeQueryKey: Bool
+
+    public init(kind: LayerKind, heads: Int, forget: Double = 1, normalizeQueryKey: Bool = false) {
+        self.kind = kind
+        self.heads = heads
+        self.forget = forget
+        self.normalizeQueryKey = normalizeQueryKey
+    }
+}
 
 /// Sizes of one call.
 struct AttentionLayerShape {
@@ -53,18 +73,42 @@ extension Tensor {
     }
 }
 
-/// Forward: Y [B, T, D], and what the backward needs: [Q K V] [B, T, 2H·d_k + H·d_v] and the
-/// head outputs O [B, T, H·d_v].
-public func attentionLayerForward(kind: LayerKind, x: Tensor, queryKeyInput qk: Tensor, wq: Tensor, wk: Tensor,
-                                  wv: Tensor, p: Tensor, heads: Int) -> (y: Tensor, qkv: Tensor, o: Tensor) {
-    precondition(kind != .mesa, "the mesa-layer has its own kernel")
-    let s = AttentionLayerShape(x: x, qk: qk, wq: wq, wk: wk, wv: wv, p: p, heads: heads)
-    let (t, g, w3) = (s.length, s.tile, s.qkvWidth)
+/// What the forward keeps for the backward.
+public struct AttentionLayerSaved {
+    /// [Q K V] [B, T, 2H·d_k + H·d_v] (Q, K normalized when asked).
+    public let qkv: Tensor
+    /// Head outputs O [B, T, H·d_v].
+    public let o: Tensor
+    /// The norms s of each row's 2H query and key slices [B·T·2H], when normalized.
+    public let norms: Tensor?
+}
+
+/// Runs one head's core forward.
+@inline(__always)
+func coreForward<S: TensorScalar>(_ spec: AttentionSpec, _ view: HeadView<S>, lambda: S, out: UnsafeMutablePointer<S>,
+                                  outStride: Int, _ panels: CorePanels<S>) {
+    switch spec.kind {
+    case .linear, .softmax:
+        scoreCoreForward(softmax: spec.kind == .softmax, view, out: out, outStride: outStride, panels)
+    case .mesa:
+        mesaCoreForward(view, lambda: lambda, gamma: S(spec.forget), out: out, outStride: outStride, panels)
+    }
+}
+
+/// Forward: Y [B, T, D] and what the backward needs. `lambda` [H] is the mesa-layer's.
+public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInput qk: Tensor, wq: Tensor, wk: Tensor,
+                                  wv: Tensor, p: Tensor, lambda: Tensor?) -> (y: Tensor, saved: AttentionLayerSaved) {
+    let s = AttentionLayerShape(x: x, qk: qk, wq: wq, wk: wk, wv: wv, p: p, heads: spec.heads)
+    precondition((spec.kind == .mesa) == (lambda != nil), "attention layer: λ is for (and needed by) the mesa-layer")
+    if let lambda { precondition(lambda.shape == [spec.heads], "attention layer: λ \(lambda.shape) for \(spec.heads) heads") }
+    let (t, g, w3, heads) = (s.length, s.tile, s.qkvWidth, spec.heads)
     let tiles = (s.batch + g - 1) / g
     let wAll = s.sharedInput ? Tensor.stackRows([wq, wk, wv]) : Tensor.stackRows([wq, wk])
-    func run<S: TensorScalar>(_: S.Type) -> (Tensor, Tensor, Tensor) {
+    func run<S: TensorScalar>(_: S.Type) -> (Tensor, AttentionLayerSaved) {
+        let lambdas = lambda?.scalars(as: S.self) ?? [S](repeating: 1, count: heads)
         var o = Tensor(uninitializedShape: [s.batch, t, s.hv], dtype: S.dtype)
         var qkv = Tensor(uninitializedShape: [s.batch, t, w3], dtype: S.dtype)
+        var norms = Tensor(uninitializedShape: [spec.normalizeQueryKey ? s.batch * t * 2 * heads : 0], dtype: S.dtype)
         let y = Tensor(shape: [s.batch, t, s.width], of: S.self) { yp in
             x.withUnsafeBufferPointer(as: S.self) { xp in
             qk.withUnsafeBufferPointer(as: S.self) { qkp in
@@ -72,9 +116,11 @@ public func attentionLayerForward(kind: LayerKind, x: Tensor, queryKeyInput qk: 
             wv.withUnsafeBufferPointer(as: S.self) { wvp in
             p.withUnsafeBufferPointer(as: S.self) { pp in
             qkv.withUnsafeMutableBufferPointer(as: S.self) { qkvp in
+            norms.withUnsafeMutableBufferPointer(as: S.self) { np in
             o.withUnsafeMutableBufferPointer(as: S.self) { op in
                 Parallel.forChunks(tiles) { tileRange in
                     let panels = CorePanels<S>(length: t, keySize: s.keySize, valueSize: s.valueSize)
+                    if spec.kind == .mesa && spec.forget != 1 { fillDecay(panels.decay, length: t, gamma: S(spec.forget)) }
                     for tile in tileRange {
                         let b0 = tile * g, b1 = min(s.batch, b0 + g), n = (b1 - b0) * t, r0 = b0 * t
                         let buf = qkvp.baseAddress! + r0 * w3
@@ -90,15 +136,21 @@ public func attentionLayerForward(kind: LayerKind, x: Tensor, queryKeyInput qk: 
                                    a: xp.baseAddress! + r0 * s.width, lda: s.width, b: wvp.baseAddress!, ldb: s.width,
                                    beta: 0, c: buf + 2 * s.hk, ldc: w3)
                         }
+                        if spec.normalizeQueryKey {
+                            for r in 0..<n {
+                                normalizeSlices(buf + r * w3, count: 2 * heads, width: s.keySize,
+                                                norms: np.baseAddress! + (r0 + r) * 2 * heads)
+                            }
+                        }
                         for seq in 0..<(b1 - b0) {
                             for h in 0..<heads {
                                 let row = buf + seq * t * w3
                                 let view = HeadView(length: t, keySize: s.keySize, valueSize: s.valueSize,
                                                     q: row + h * s.keySize, k: row + s.hk + h * s.keySize, qkStride: w3,
                                                     v: row + 2 * s.hk + h * s.valueSize, vStride: w3)
-                                scoreCoreForward(softmax: kind == .softmax, view,
-                                                 out: op.baseAddress! + (r0 + seq * t) * s.hv + h * s.valueSize,
-                                                 outStride: s.hv, panels)
+                                coreForward(spec, view, lambda: lambdas[h],
+                                            out: op.baseAddress! + (r0 + seq * t) * s.hv + h * s.valueSize,
+                                            outStride: s.hv, panels)
                             }
                         }
                         S.gemm(transA: false, transB: true, m: n, n: s.width, k: s.hv, alpha: 1,
@@ -106,56 +158,60 @@ public func attentionLayerForward(kind: LayerKind, x: Tensor, queryKeyInput qk: 
                                beta: 0, c: yp.baseAddress! + r0 * s.width, ldc: s.width)
                     }
                 }
-            }}}}}}}
+            }}}}}}}}
         }
-        return (y, qkv, o)
+        return (y, AttentionLayerSaved(qkv: qkv, o: o, norms: spec.normalizeQueryKey ? norms : nil))
     }
     return x.dtype == .float32 ? run(Float.self) : run(Double.self)
 }
 
-/// Gradients of the attention sublayer.
+/// Gradients of the attention sublayer (dλ for the mesa-layer).
 public struct AttentionLayerGradients {
-    public let dx: Tensor, dqk: Tensor, dwq: Tensor, dwk: Tensor, dwv: Tensor, dp: Tensor
+    public let dx: Tensor, dqk: Tensor, dwq: Tensor, dwk: Tensor, dwv: Tensor, dp: Tensor, dLambda: Tensor?
 }
 
 /// Backward of `attentionLayerForward`. Weight gradients are summed over the batch in
 /// `Parallel.reductionParts` fixed parts, added in order (independent of thread count).
 /// With a shared input, `dx` holds the whole input gradient and `dqk` is zero.
-public func attentionLayerBackward(kind: LayerKind, dy: Tensor, x: Tensor, queryKeyInput qk: Tensor, wq: Tensor,
-                                   wk: Tensor, wv: Tensor, p: Tensor, qkv: Tensor, o: Tensor,
-                                   heads: Int) -> AttentionLayerGradients {
-    let s = AttentionLayerShape(x: x, qk: qk, wq: wq, wk: wk, wv: wv, p: p, heads: heads)
-    let (t, g, w3) = (s.length, s.tile, s.qkvWidth)
-    precondition(dy.shape == x.shape && o.shape == [s.batch, t, s.hv] && qkv.shape == [s.batch, t, w3],
+public func attentionLayerBackward(_ spec: AttentionSpec, dy: Tensor, x: Tensor, queryKeyInput qk: Tensor, wq: Tensor,
+                                   wk: Tensor, wv: Tensor, p: Tensor, lambda: Tensor?,
+                                   saved: AttentionLayerSaved) -> AttentionLayerGradients {
+    let s = AttentionLayerShape(x: x, qk: qk, wq: wq, wk: wk, wv: wv, p: p, heads: spec.heads)
+    let (t, g, w3, heads) = (s.length, s.tile, s.qkvWidth, spec.heads)
+    precondition(dy.shape == x.shape && saved.o.shape == [s.batch, t, s.hv] && saved.qkv.shape == [s.batch, t, w3],
                  "attention layer backward: shapes")
     let parts = Parallel.split(s.batch, parts: Parallel.reductionParts)
-    // Per part: d[W_Q; W_K; W_V] (or d[W_Q; W_K] and dW_V) and dP.
+    // Per part: d[W_Q; W_K; W_V] (or d[W_Q; W_K] and dW_V), dP and dλ.
     let qkvWeightSize = s.sharedInput ? w3 * s.width : 2 * s.hk * s.qkWidth + s.hv * s.width
-    let partSize = qkvWeightSize + s.width * s.hv
+    let partSize = qkvWeightSize + s.width * s.hv + heads
     let wAll = s.sharedInput ? Tensor.stackRows([wq, wk, wv]) : Tensor.stackRows([wq, wk])
     func run<S: TensorScalar>(_: S.Type) -> AttentionLayerGradients {
+        let lambdas = lambda?.scalars(as: S.self) ?? [S](repeating: 1, count: heads)
         var dx = Tensor(uninitializedShape: x.shape, dtype: S.dtype)
         var dqk = s.sharedInput ? Tensor(zeros: qk.shape, dtype: S.dtype) : Tensor(uninitializedShape: qk.shape, dtype: S.dtype)
         let acc = UnsafeMutablePointer<S>.allocate(capacity: parts.count * partSize)
         acc.initialize(repeating: 0, count: parts.count * partSize)
         defer { acc.deallocate() }
+        let norms = saved.norms ?? Tensor(zeros: [0], dtype: S.dtype)
         dy.withUnsafeBufferPointer(as: S.self) { dyp in
         x.withUnsafeBufferPointer(as: S.self) { xp in
         qk.withUnsafeBufferPointer(as: S.self) { qkp in
         wAll.withUnsafeBufferPointer(as: S.self) { wap in
         wv.withUnsafeBufferPointer(as: S.self) { wvp in
         p.withUnsafeBufferPointer(as: S.self) { pp in
-        qkv.withUnsafeBufferPointer(as: S.self) { qkvp in
-        o.withUnsafeBufferPointer(as: S.self) { op in
+        saved.qkv.withUnsafeBufferPointer(as: S.self) { qkvp in
+        saved.o.withUnsafeBufferPointer(as: S.self) { op in
+        norms.withUnsafeBufferPointer(as: S.self) { np in
         dx.withUnsafeMutableBufferPointer(as: S.self) { dxp in
         dqk.withUnsafeMutableBufferPointer(as: S.self) { dqkp in
             Parallel.forEach(parts.count) { part in
-                let dW = acc + part * partSize, dP = dW + qkvWeightSize
+                let dW = acc + part * partSize, dP = dW + qkvWeightSize, dLambda = dP + s.width * s.hv
                 let rowsMax = g * t
                 let buffers = UnsafeMutablePointer<S>.allocate(capacity: rowsMax * (w3 + s.hv))
                 defer { buffers.deallocate() }
                 let dQKV = buffers, dO = dQKV + rowsMax * w3
                 let panels = CorePanels<S>(length: t, keySize: s.keySize, valueSize: s.valueSize)
+                if spec.kind == .mesa && spec.forget != 1 { fillDecay(panels.decay, length: t, gamma: S(spec.forget)) }
                 var b0 = parts[part].lowerBound
                 while b0 < parts[part].upperBound {
                     let b1 = min(parts[part].upperBound, b0 + g), n = (b1 - b0) * t, r0 = b0 * t
@@ -175,9 +231,21 @@ public func attentionLayerBackward(kind: LayerKind, dy: Tensor, x: Tensor, query
                                                 q: row + qo, k: row + s.hk + qo, qkStride: w3, v: row + vo, vStride: w3)
                             let grad = HeadView(length: t, keySize: s.keySize, valueSize: s.valueSize,
                                                 q: grow + qo, k: grow + s.hk + qo, qkStride: w3, v: grow + vo, vStride: w3)
-                            scoreCoreBackward(softmax: kind == .softmax, view,
-                                              dOut: dO + seq * t * s.hv + h * s.valueSize, doutStride: s.hv,
-                                              grad: grad, panels)
+                            let dOut = dO + seq * t * s.hv + h * s.valueSize
+                            switch spec.kind {
+                            case .linear, .softmax:
+                                scoreCoreBackward(softmax: spec.kind == .softmax, view, dOut: dOut, doutStride: s.hv,
+                                                  grad: grad, panels)
+                            case .mesa:
+                                dLambda[h] += mesaCoreBackward(view, lambda: lambdas[h], gamma: S(spec.forget), dOut: dOut,
+                                                               doutStride: s.hv, grad: grad, panels)
+                            }
+                        }
+                    }
+                    if spec.normalizeQueryKey {
+                        for r in 0..<n {
+                            normalizeSlicesBackward(dQKV + r * w3, normalized: qkvRows + r * w3, count: 2 * heads,
+                                                    width: s.keySize, norms: np.baseAddress! + (r0 + r) * 2 * heads)
                         }
                     }
                     if s.sharedInput {
@@ -202,7 +270,7 @@ public func attentionLayerBackward(kind: LayerKind, dy: Tensor, x: Tensor, query
                     b0 = b1
                 }
             }
-        }}}}}}}}}}
+        }}}}}}}}}}}
         // Sum the parts in order.
         for part in 1..<parts.count {
             for i in 0..<partSize { acc[i] += acc[part * partSize + i] }
@@ -212,20 +280,22 @@ public func attentionLayerBackward(kind: LayerKind, dy: Tensor, x: Tensor, query
         }
         let qkSize = s.hk * s.qkWidth  // rows of d[W_Q; W_K; (W_V)] are contiguous blocks
         return AttentionLayerGradients(dx: dx, dqk: dqk, dwq: slice(0, wq.shape), dwk: slice(qkSize, wk.shape),
-                                       dwv: slice(2 * qkSize, wv.shape), dp: slice(qkvWeightSize, p.shape))
+                                       dwv: slice(2 * qkSize, wv.shape), dp: slice(qkvWeightSize, p.shape),
+                                       dLambda: lambda == nil ? nil : slice(qkvWeightSize + s.width * s.hv, [heads]))
     }
     return x.dtype == .float32 ? run(Float.self) : run(Double.self)
 }
 
 /// The attention sublayer as one differentiable operation: Y [B, T, D] from the residual
 /// stream x [B, T, D] and the query/key input [B, T, D_qk] (which may be x itself).
-public func attentionLayer(kind: LayerKind, _ x: Variable, queryKeyInput qk: Variable, wq: Variable, wk: Variable,
-                           wv: Variable, p: Variable, heads: Int) -> Variable {
-    let (y, qkv, o) = attentionLayerForward(kind: kind, x: x.value, queryKeyInput: qk.value, wq: wq.value,
-                                            wk: wk.value, wv: wv.value, p: p.value, heads: heads)
-    return Variable(y, inputs: [x, qk, wq, wk, wv, p]) { dy in
-        let g = attentionLayerBackward(kind: kind, dy: dy, x: x.value, queryKeyInput: qk.value, wq: wq.value,
-                                       wk: wk.value, wv: wv.value, p: p.value, qkv: qkv, o: o, heads: heads)
-        return [g.dx, g.dqk, g.dwq, g.dwk, g.dwv, g.dp]
+public func attentionLayer(_ spec: AttentionSpec, _ x: Variable, queryKeyInput qk: Variable, wq: Variable, wk: Variable,
+                           wv: Variable, p: Variable, lambda: Variable? = nil) -> Variable {
+    let (y, saved) = attentionLayerForward(spec, x: x.value, queryKeyInput: qk.value, wq: wq.value, wk: wk.value,
+                                           wv: wv.value, p: p.value, lambda: lambda?.value)
+    let inputs = [x, qk, wq, wk, wv, p] + (lambda.map { [$0] } ?? [])
+    return Variable(y, inputs: inputs) { dy in
+        let g = attentionLayerBackward(spec, dy: dy, x: x.value, queryKeyInput: qk.value, wq: wq.value, wk: wk.value,
+                                       wv: wv.value, p: p.value, lambda: lambda?.value, saved: saved)
+        return [g.dx, g.dqk, g.dwq, g.dwk, g.dwv, g.dp] + (lambda == nil ? [] : [g.dLambda])
     }
 }

@@ -102,3 +102,8 @@ public func halfSquaredError(_ pred: Variable, _ target: Tensor, weights: Tensor
     let value = 0.5 * diff.sumOfSquares() / n
     return Variable(Tensor.scalar(value, dtype: pred.dtype), inputs: [pred]) { g in [(g.item / n) * diff] }
 }
+
+/// x [..., C] + b [C] (a dense layer's bias).
+public func addBias(_ x: Variable, _ b: Variable) -> Variable {
+    Variable(addBias(x.value, b.value), inputs: [x, b]) { g in [g, b.requiresGrad ? sumRows(g) : nil] }
+}

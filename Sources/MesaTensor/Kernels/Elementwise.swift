@@ -168,3 +168,39 @@ public func geluBackward(_ dy: Tensor, _ x: Tensor) -> Tensor {
         ? binary(dy, x, Float.self) { g, v in g * geluDerivative(v) }
         : binary(dy, x, Double.self) { g, v in g * geluDerivative(v) }
 }
+
+// MARK: - Row-broadcast bias: y[r, c] = x[r, c] + b[c]
+
+/// x [..., C] + b [C].
+public func addBias(_ x: Tensor, _ b: Tensor) -> Tensor {
+    let (rows, cols) = x.matrixShape
+    precondition(b.shape == [cols] && b.dtype == x.dtype, "addBias: bias \(b.shape) for rows of width \(cols)")
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: x.shape, of: S.self) { out in
+            x.withUnsafeBufferPointer(as: S.self) { xp in
+                b.withUnsafeBufferPointer(as: S.self) { bp in
+                    for r in 0..<rows { for c in 0..<cols { out[r * cols + c] = xp[r * cols + c] + bp[c] } }
+                }
+            }
+        }
+    }
+    return x.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
+/// Σ over rows of g [..., C] → [C], in `Parallel.reductionParts` fixed parts added in order.
+public func sumRows(_ g: Tensor) -> Tensor {
+    let (rows, cols) = g.matrixShape
+    let ranges = Parallel.split(rows, parts: Parallel.reductionParts)
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        g.withUnsafeBufferPointer(as: S.self) { gp in
+            var partial = [S](repeating: 0, count: ranges.count * cols)
+            for (p, range) in ranges.enumerated() {
+                for r in range { for c in 0..<cols { partial[p * cols + c] += gp[r * cols + c] } }
+            }
+            var total = [S](repeating: 0, count: cols)
+            for p in 0..<ranges.count { for c in 0..<cols { total[c] += partial[p * cols + c] } }
+            return Tensor(shape: [cols], total)
+        }
+    }
+    return g.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
