@@ -110,6 +110,33 @@ public enum Figures {
         try render(body, to: base, size: (420 * cols, 380 * rows + 40))
     }
 
+    /// Attention maps (non-negative, rows sum to one) side by side: query position down,
+    /// key position across.
+    public static func attentionMaps(_ panels: [(title: String, csv: URL, size: Int)], title: String, to base: URL) throws {
+        var body = """
+        set palette defined (0 'white', 0.5 '#6baed6', 1 '#08306b')
+        set size ratio -1
+        unset key
+        set tics font ',8'
+        set xlabel "key position t'" font ',9'
+        set ylabel 'query position t' font ',9'
+        set cbrange [0:*]
+        set multiplot layout 1,\(panels.count) title '\(title)'
+
+        """
+        for p in panels {
+            body += """
+            set title '\(p.title)' font ',10'
+            set xrange [-0.5:\(Double(p.size) - 0.5)]
+            set yrange [\(Double(p.size) - 0.5):-0.5]
+            plot '\(p.csv.path)' matrix with image
+
+            """
+        }
+        body += "unset multiplot\n"
+        try render(body, to: base, size: (380 * panels.count, 420))
+    }
+
     static func maxAbsolute(_ csv: URL) throws -> Double {
         let text = try String(contentsOf: csv, encoding: .utf8)
         return text.split(whereSeparator: { $0 == "," || $0 == "\n" }).compactMap { Double($0) }.map(abs).max() ?? 1

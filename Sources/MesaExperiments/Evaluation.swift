@@ -27,6 +27,15 @@ public struct Evaluation {
         /// Per layer, per head: how closely the weights follow Prop. 1.
         public var structure: [[PropositionOneStructure]]
         public var revAlgOne: RevAlgOne?
+        /// Per softmax layer: mean attention weight (over heads and positions t ≥ 3) on the
+        /// current token and on the previous one (SPEC §5.5).
+        public var attention: [AttentionFocus]
+    }
+
+    public struct AttentionFocus: Codable {
+        public var layer: Int
+        public var onCurrent: Double
+        public var onPrevious: Double
     }
 
     public let dir: RunDirectory
@@ -82,6 +91,19 @@ public struct Evaluation {
             }
         }
 
+        // Attention maps of softmax layers, averaged over the held-out batch.
+        var attention: [AttentionFocus] = []
+        let softmaxLayers = model.blocks.indices.filter { model.blocks[$0].attention.kind == .softmax }
+        if !softmaxLayers.isEmpty {
+            let maps = AttentionMaps(model: model, tokens: config.tokens.tokens(from: test.inputs))
+            for l in softmaxLayers {
+                _ = try? maps.write(layer: l, title: "\(config.preset), layer \(l + 1): softmax attention averaged over \(config.evalBatchSize) held-out sequences",
+                                    into: out.appendingPathComponent("attention"))
+                attention.append(AttentionFocus(layer: l + 1, onCurrent: maps.meanWeight(layer: l, lag: 0),
+                                                onPrevious: maps.meanWeight(layer: l, lag: 1)))
+            }
+        }
+
         let columns = ["model", "gd1", "lsq", "ridge", "revalg1"].filter { table[$0] != nil }
         let csv = out.appendingPathComponent("per_position_loss.csv")
         try CSV.write(header: ["position"] + columns,
@@ -103,7 +125,7 @@ public struct Evaluation {
                               gdOneStepSize: eta, ridgeLambda: lambda,
                               maxRelativeGapToGDOne: maxGap(table["model"]!, table["gd1"]!),
                               maxRelativeGapToRevAlgOne: table["revalg1"].map { maxGap(table["model"]!, $0) },
-                              structure: structure, revAlgOne: revAlg)
+                              structure: structure, revAlgOne: revAlg, attention: attention)
         try AtomicFile.writeJSON(summary, to: out.appendingPathComponent("summary.json"))
         return (summary, table)
     }

@@ -5,8 +5,9 @@ import RealModule
 public final class ForwardTrace {
     /// The residual stream [B, T, D] after the input layer (index 0) and after each block.
     public var residuals: [Tensor] = []
-    /// Attention weights [B, H, T, T] of each softmax layer, by layer index.
-    public var attentionWeights: [Int: Tensor] = [:]
+    /// Attention weights of each softmax layer averaged over the batch, [H, T, T] (row t:
+    /// query position, column t': key position), by layer index (SPEC §5.5).
+    public var attentionMaps: [Int: Tensor] = [:]
     public init() {}
 }
 
@@ -50,6 +51,15 @@ public struct Dense {
     func parameters(prefix: String) -> [NamedParameter] {
         [NamedParameter(prefix + "W", weight)] + (bias.map { [NamedParameter(prefix + "b", $0, decays: false)] } ?? [])
     }
+}
+
+/// Mean over the first axis: [B, ...] → [...].
+func batchMean(_ w: Tensor) -> Tensor {
+    let b = w.shape[0], per = w.count / max(b, 1)
+    var sum = [Double](repeating: 0, count: per)
+    let d = w.doubles
+    for i in 0..<b { for j in 0..<per { sum[j] += d[i * per + j] } }
+    return Tensor(shape: Array(w.shape.dropFirst()), sum.map { $0 / Double(b) }, dtype: w.dtype)
 }
 
 /// One block (SPEC §2): e ← e + Attn(LN(e)); e ← e + W₂ GELU(W₁ LN(e)); e ← clip(e).
@@ -135,7 +145,7 @@ public final class Transformer {
             let qk = (i == 0 && pe != nil) ? concatColumns([h, pe!]) : h  // [B, T, D (+PE)]
             switch attentionImplementation {
             case .fused:
-                x = x + block.attention(h, queryKeyInput: qk, trace: trace.map { t in { t.attentionWeights[i] = $0 } })
+                x = x + block.attention(h, queryKeyInput: qk, trace: trace.map { t in { t.attentionMaps[i] = batchMean($0) } })
             case .composed:
                 x = x + block.attention.composed(h, queryKeyInput: qk)
             }

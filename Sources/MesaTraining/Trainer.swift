@@ -49,6 +49,7 @@ public final class Trainer {
     /// Forward, backward and update on a given batch.
     public func update(on batch: SequenceBatch) throws -> StepResult {
         let k = step
+        try checkMesaLambdas(step: k + 1)
         let lossValue: Double
         do {
             let loss = halfSquaredError(model(config.tokens.tokens(from: batch.inputs)), batch.targets)
@@ -63,7 +64,19 @@ public final class Trainer {
         }
         let lr = config.schedule(k)
         optimizer.update(learningRate: lr, clipping: config.clipping)
+        try checkMesaLambdas(step: k + 1)
         return StepResult(step: k + 1, loss: lossValue, gradientNorm: norm, learningRate: lr)
+    }
+
+    /// The mesa-layers' λ must stay positive and finite (R_0 = λI is the inverse of the
+    /// regularizer); names the layer and head when one does not.
+    func checkMesaLambdas(step: Int) throws {
+        for (l, block) in model.blocks.enumerated() {
+            guard let lambda = block.attention.lambda else { continue }
+            for (h, v) in lambda.value.doubles.enumerated() where !(v > 0 && v.isFinite) {
+                throw TrainingError.diverged(step: step, what: "layer \(l + 1) (mesa), head \(h + 1): λ = \(v), which must stay positive and finite")
+            }
+        }
     }
 
     /// Mean loss on the held-out batch.

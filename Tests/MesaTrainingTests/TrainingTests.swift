@@ -138,3 +138,73 @@ import MesaTraining
         #expect(opt.update(learningRate: 0, clipping: .globalNorm(1)) == 5)
     }
 }
+
+@Suite struct MesaTrainingTests {
+    func tinyHybrid() throws -> TrainConfig {
+        var c = try Presets.config("hybrid-mesa")
+        c.steps = 4
+        c.batchSize = 4
+        c.length = 8
+        c.evalBatchSize = 4
+        c.evalEvery = 2
+        c.checkpointEvery = 2
+        return c
+    }
+
+    @Test func aBadLambdaStopsTrainingAndNamesTheLayer() throws {
+        let dir = RunDirectory(temporaryDirectory())
+        var c = try tinyHybrid()
+        c.steps = 2
+        _ = try TrainingRun.run(config: c, in: dir, resume: false, progress: false)
+        let before = try Data(contentsOf: dir.checkpointURL)
+        // Resume with a checkpoint whose λ went negative.
+        var file = try dir.readCheckpoint()
+        file.tensors["layers.1.attn.lambda"] = Tensor(shape: [4], [1, -0.5, 1, 1], dtype: .float32)
+        try Safetensors.write(file, to: dir.checkpointURL)
+        let poisoned = try Data(contentsOf: dir.checkpointURL)
+        c.steps = 4
+        do {
+            _ = try TrainingRun.run(config: c, in: dir, resume: true, progress: false)
+            Issue.record("trained on with a negative λ")
+        } catch let e as TrainingError {
+            #expect(e.description.contains("layer 2") && e.description.contains("head 2") && e.description.contains("λ"))
+        }
+        #expect(try Data(contentsOf: dir.checkpointURL) == poisoned)
+        #expect(before != poisoned)
+    }
+
+    @Test func unknownLayerKindsAndMisfitDimensionsAreRejected() throws {
+        let c = try tinyHybrid()
+        do {
+            _ = try c.setting("model.layers", to: #"["softmax", "bogus"]"#)
+            Issue.record("accepted an unknown layer kind")
+        } catch {
+            #expect("\(error)".contains("model.layers"))
+        }
+        var bad = c
+        bad.model.positionalEncoding = 7
+        #expect(throws: (any Error).self) { try bad.validate() }
+        bad = c
+        bad.model.mesaForget = 1.5
+        #expect(throws: (any Error).self) { try bad.validate() }
+        bad = c
+        bad.model.mlpHidden = 0
+        #expect(throws: (any Error).self) { try bad.validate() }
+    }
+
+    /// Forty updates on one batch must fit it better: every kind of model learns.
+    @Test func everyModelOfTheFamilyFitsABatch() throws {
+        for preset in ["softmax-7", "hybrid-mesa", "full-mesa", "linear-deep-2"] {
+            var c = try Presets.config(preset)
+            c.batchSize = 16
+            c.length = 20
+            c.schedule.warmupSteps = 0
+            let trainer = try Trainer(config: c)
+            let batch = trainer.trainingBatch(step: 0)
+            let first = try trainer.update(on: batch).loss
+            var last = first
+            for _ in 0..<40 { last = try trainer.update(on: batch).loss }
+            #expect(last < 0.8 * first, "\(preset): \(first) → \(last)")
+        }
+    }
+}

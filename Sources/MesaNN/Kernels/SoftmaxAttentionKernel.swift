@@ -46,8 +46,10 @@ func causalSoftmaxRows<S: TensorScalar>(_ a: UnsafeMutablePointer<S>, _ t: Int) 
         let row = a + i * tp
         var m = row[0]
         for j in 0...i { m = max(m, row[j]) }
+        // Exponentials in one vectorizable pass, their sum in a second.
+        for j in 0...i { row[j] = tensorExp(row[j] - m) }
         var z: S = 0
-        for j in 0...i { let e = S.exp(row[j] - m); row[j] = e; z += e }
+        for j in 0...i { z += row[j] }
         let inv = 1 / z
         for j in 0...i { row[j] *= inv }
         for j in (i + 1)..<tp { row[j] = 0 }
