@@ -42,8 +42,11 @@ let package = Package(
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
         .target(name: "MesaTraining",
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
+        .target(name: "MesaTheory",
+                dependencies: ["MesaTensor", .product(name: "Numerics", package: "swift-numerics")],
+                swiftSettings: fast),
         .target(name: "MesaExperiments",
-                dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaAnalysis", "MesaTraining"],
+                dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaAnalysis", "MesaTraining", "MesaTheory"],
                 swiftSettings: fast),
         .executableTarget(name: "mesa",
                           dependencies: ["MesaExperiments",
@@ -55,6 +58,7 @@ let package = Package(
         .testTarget(name: "MesaAnalysisTests", dependencies: ["MesaAnalysis"], swiftSettings: fast),
         .testTarget(name: "MesaTrainingTests",
                     dependencies: ["MesaTraining", "MesaExperiments"], swiftSettings: fast),
+        .testTarget(name: "MesaTheoryTests", dependencies: ["MesaTheory"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -70,7 +70,7 @@ public struct StepBenchmark {
         let step = Self.median(stepWithoutData)
         return """
         \(c.preset): \(c.model.layers.map(\.rawValue).joined(separator: "+")), B \(c.batchSize), T \(c.length), \
-        D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), \(Parallel.workers) threads, \
+        D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), \(Parallel.workers) threads, OpenBLAS \(BLASKernels.coreName), \
         median of \(repeats) interleaved repetitions
           data generation        \(ms(dataGeneration))
           forward                \(ms(forward))
@@ -110,7 +110,7 @@ public enum BLASBenchmark {
     public struct Result {
         public let rows: [(shape: String, threads: String, gflops: Double)]
         public var report: String {
-            rows.map { "sgemm \($0.shape.padding(toLength: 18, withPad: " ", startingAt: 0)) \($0.threads.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", $0.gflops)) GFLOP/s" }
+            "OpenBLAS kernels: \(BLASKernels.coreName)\n" + rows.map { "sgemm \($0.shape.padding(toLength: 18, withPad: " ", startingAt: 0)) \($0.threads.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", $0.gflops)) GFLOP/s" }
                 .joined(separator: "\n")
         }
     }
@@ -131,5 +131,62 @@ public enum BLASBenchmark {
             }
         }
         return Result(rows: rows)
+    }
+}
+
+/// The mesa-layer alone (SPEC §2): forward and backward over whole-batch tensors, against
+/// the reference that solves the normal equations at every position (`naiveMesaAttention`,
+/// Double, forward only: it has no backward).
+public struct MesaLayerBenchmark {
+    public let batch: Int, heads: Int, length: Int, keySize: Int
+    public let forward: Double, forwardBackward: Double, naiveForward: Double
+
+    public static func run(batch: Int = 256, heads: Int = 4, length: Int = 50, keySize: Int = 20,
+                           repeats: Int) -> MesaLayerBenchmark {
+        var s = RandomStream(seed: 1, purpose: .experiment)
+        let scale = 1 / Double(keySize).squareRoot()
+        let q = Tensor.normal(shape: [batch, length, heads * keySize], std: scale, dtype: .float32, stream: &s)
+        let k = Tensor.normal(shape: [batch, length, heads * keySize], std: scale, dtype: .float32, stream: &s)
+        let v = Tensor.normal(shape: [batch, length, heads * keySize], std: 1, dtype: .float32, stream: &s)
+        let dOut = Tensor.normal(shape: v.shape, std: 1, dtype: .float32, stream: &s)
+        let lambda = Tensor(shape: [heads], repeating: 1, dtype: .float32)
+        var fwd: [Double] = [], both: [Double] = []
+        func time(_ body: () -> Void) -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
+        for rep in 0..<(repeats + 2) {
+            let f = time { _ = mesaAttentionForward(q: q, k: k, v: v, lambda: lambda, heads: heads) }
+            let b = time {
+                _ = mesaAttentionForward(q: q, k: k, v: v, lambda: lambda, heads: heads)
+                _ = mesaAttentionBackward(dOut: dOut, q: q, k: k, v: v, lambda: lambda, heads: heads)
+            }
+            if rep >= 2 { fwd.append(f); both.append(b) }
+        }
+        // The reference is slow: time it on 16 sequences and scale to the batch.
+        let few = 16
+        let qs = columnsOfBatch(q, few), ks = columnsOfBatch(k, few), vs = columnsOfBatch(v, few)
+        let naive = medianTime(repeats: 3, warmup: 1) {
+            _ = naiveMesaAttention(q: qs, k: ks, v: vs, lambda: [Double](repeating: 1, count: heads), heads: heads)
+        }.median * Double(batch) / Double(few)
+        return MesaLayerBenchmark(batch: batch, heads: heads, length: length, keySize: keySize,
+                                  forward: StepBenchmark.median(fwd), forwardBackward: StepBenchmark.median(both),
+                                  naiveForward: naive)
+    }
+
+    static func columnsOfBatch(_ x: Tensor, _ n: Int) -> Tensor {
+        let per = x.count / x.shape[0]
+        return Tensor(shape: [n] + Array(x.shape.dropFirst()), Array(x.doubles.prefix(n * per)), dtype: .float64)
+    }
+
+    public var report: String {
+        """
+        mesa-layer alone: B \(batch), H \(heads), T \(length), d_k = d_v = \(keySize), Float32, \(Parallel.workers) threads
+          forward                 \(String(format: "%8.2f ms", forward * 1e3))
+          forward + backward      \(String(format: "%8.2f ms", forwardBackward * 1e3))
+          reference forward (normal equations at every position, Double, one thread)
+                                  \(String(format: "%8.1f ms", naiveForward * 1e3))   → fast forward \(String(format: "%.0f", naiveForward / forward))x faster
+        """
     }
 }

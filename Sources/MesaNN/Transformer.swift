@@ -96,7 +96,7 @@ public final class Transformer {
     public let blocks: [Block]
     public let finalNorm: NormParameters?
     public let readout: Dense?           // D → n
-    /// How attention sublayers run: the fused tile kernel (default), or composed from
+    /// How attention and MLP sublayers run: fused tile kernels (default), or composed from
     /// separate whole-batch operations (the reference, and the benchmarks' baseline).
     public var attentionImplementation: AttentionImplementation = .fused
 
@@ -151,7 +151,11 @@ public final class Transformer {
             }
             if let m = block.mlp {
                 let h2 = block.mlpNorm.map { $0(x) } ?? x
-                x = x + m.down(gelu(m.up(h2)))
+                if attentionImplementation == .fused && m.up.bias == nil && m.down.bias == nil {
+                    x = x + mlpSublayer(h2, up: m.up.weight, down: m.down.weight)
+                } else {
+                    x = x + m.down(gelu(m.up(h2)))
+                }
             }
             if let clipValue = c.activationClip { x = clip(x, clipValue) }
             trace?.residuals.append(x.value)

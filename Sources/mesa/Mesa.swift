@@ -1,4 +1,5 @@
 import ArgumentParser
+import MesaTensor
 import MesaTraining
 
 @main
@@ -14,6 +15,13 @@ struct Mesa: ParsableCommand {
         Or:          mesa train --preset linear-2 --out runs/l2 && mesa eval runs/l2
         """,
         subcommands: [Train.self, Eval.self, Reproduce.self, Bench.self, ListPresets.self])
+
+    static func main() {
+        // Debian's OpenBLAS falls back to SSE3 kernels on CPU models it does not know;
+        // restart once with the AVX2/AVX-512 kernels the CPU supports (see BLASKernels).
+        BLASKernels.restartWithBetterKernelsIfNeeded()
+        Mesa.main(nil)
+    }
 }
 
 struct ListPresets: ParsableCommand {

@@ -6,12 +6,12 @@ struct Reproduce: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reproduce a finding end to end: train, evaluate, draw, and write a report.",
         discussion: """
-        Findings: F1 (linear-1 implements GD-1). Results go to OUT/FINDING/ (report.md, run \
+        Findings: F1 (linear-1 implements GD-1), F4 (the mesa-layer beats deep softmax and linear stacks), F9 ([ZH]: one-step GD emerges on AR sequences). Results go to OUT/FINDING/ (report.md, run \
         directories, CSV and figures). A finished run with the same configuration is reused; an \
         interrupted one is resumed.
         """)
 
-    @Argument(help: "The finding to reproduce (F1).") var finding: String
+    @Argument(help: "The finding to reproduce (F1, F4, F9).") var finding: String
     @Option(help: "quick (minutes on this machine) or paper (the papers' settings, longer).") var profile = "quick"
     @Option(help: "Seeds, comma-separated (default: 0 for quick, 0-4 for paper).") var seeds: String?
     @Option(help: "Results folder.") var out = "results"
@@ -33,7 +33,9 @@ struct Reproduce: ParsableCommand {
         let report: URL
         switch finding.uppercased() {
         case "F1": report = try FindingF1.run(options)
-        default: throw ValidationError("unknown finding '\(finding)'; available: F1")
+        case "F4": report = try FindingF4.run(options)
+        case "F9": report = try FindingF9.run(options)
+        default: throw ValidationError("unknown finding '\(finding)'; available: F1, F4, F9")
         }
         print(try String(contentsOf: report, encoding: .utf8))
         print("report: \(report.path)")

@@ -70,13 +70,7 @@ func scoreCoreBackward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: U
     gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows)
     gatherTransposed(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vT)
     causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA)
-    if softmax {
-        for i in 0..<t {
-            var r: S = 0
-            for j in 0...i { r += p.a[i * tp + j] * p.dA[i * tp + j] }
-            for j in 0...i { p.dA[i * tp + j] = p.a[i * tp + j] * (p.dA[i * tp + j] - r) }
-        }
-    }
+    if softmax { causalSoftmaxBackwardRows(p.a, p.dA, t) }
     // dV = Aᵀ dO
     causalMixTransposed(p.a, p.gRows, length: t, width: h.valueSize, into: p.result)
     scatterRows(p.result, rows: t, width: h.valueSize, into: grad.v, stride: grad.vStride)

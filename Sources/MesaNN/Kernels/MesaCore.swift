@@ -18,6 +18,43 @@ import MesaTensor
 // R_{t−1} = R_t − (R_t k)(R_t k)ᵀ/(kᵀR_t k − 1) that SPEC §2 warns about (errors of 1e2 at
 // λ = 100 in Float32); the reference `naiveMesaAttention` holds it to the normal equations.
 
+/// out = Σ_{j<d} x_j R[j, :] for R [d][dp] (dp = d rounded up to 8). Rows are accumulated
+/// into up to four vectors at once, two partial sums each, so the FMA latency chains run side
+/// by side (a single chain per vector would leave the unit idle three cycles out of four).
+@inline(__always)
+func rowCombination<S: TensorScalar>(_ x: UnsafePointer<S>, _ r: UnsafePointer<S>, width d: Int,
+                                     into out: UnsafeMutablePointer<S>) {
+    let dp = roundUp8(d)
+    var c = 0
+    while c < dp {
+        let w = min(4, (dp - c) / 8)
+        var a0 = Vec<S>(), a1 = Vec<S>(), a2 = Vec<S>(), a3 = Vec<S>()
+        var b0 = Vec<S>(), b1 = Vec<S>(), b2 = Vec<S>(), b3 = Vec<S>()
+        var j = 0
+        while j + 1 < d {
+            let x0 = Vec(repeating: x[j]), x1 = Vec(repeating: x[j + 1])
+            let r0 = r + j * dp + c, r1 = r0 + dp
+            a0 = a0.addingProduct(x0, loadVec(r0)); b0 = b0.addingProduct(x1, loadVec(r1))
+            if w > 1 { a1 = a1.addingProduct(x0, loadVec(r0 + 8)); b1 = b1.addingProduct(x1, loadVec(r1 + 8)) }
+            if w > 2 { a2 = a2.addingProduct(x0, loadVec(r0 + 16)); b2 = b2.addingProduct(x1, loadVec(r1 + 16)) }
+            if w > 3 { a3 = a3.addingProduct(x0, loadVec(r0 + 24)); b3 = b3.addingProduct(x1, loadVec(r1 + 24)) }
+            j += 2
+        }
+        if j < d {
+            let x0 = Vec(repeating: x[j]), r0 = r + j * dp + c
+            a0 = a0.addingProduct(x0, loadVec(r0))
+            if w > 1 { a1 = a1.addingProduct(x0, loadVec(r0 + 8)) }
+            if w > 2 { a2 = a2.addingProduct(x0, loadVec(r0 + 16)) }
+            if w > 3 { a3 = a3.addingProduct(x0, loadVec(r0 + 24)) }
+        }
+        storeVec(a0 + b0, out + c)
+        if w > 1 { storeVec(a1 + b1, out + c + 8) }
+        if w > 2 { storeVec(a2 + b2, out + c + 16) }
+        if w > 3 { storeVec(a3 + b3, out + c + 24) }
+        c += 8 * w
+    }
+}
+
 /// Runs the recursion over t = 1…T for one head: writes q̃_t = R_t q_t into `qTilde` and,
 /// when `g` is given, dq_t = R_t g_t into `dq` (rows [T][dp]). `q`, `k`, `g` are rows [T][dp].
 @inline(__always)
@@ -33,11 +70,7 @@ func mesaRecursion<S: TensorScalar>(q: UnsafePointer<S>, k: UnsafePointer<S>, g:
     for step in 0..<t {
         let kt = k + step * dp
         // u = R k = Σ_j k_j R[j, :]   (R is symmetric)
-        for c in 0..<chunks {
-            var acc = Vec<S>()
-            for j in 0..<d { acc = acc.addingProduct(Vec(repeating: kt[j]), loadVec(r + j * dp + c * 8)) }
-            storeVec(acc, u + c * 8)
-        }
+        rowCombination(kt, r, width: d, into: u)
         var ku: S = 0
         for j in 0..<d { ku += kt[j] * u[j] }
         let scale = 1 / (gamma + ku)
@@ -51,20 +84,8 @@ func mesaRecursion<S: TensorScalar>(q: UnsafePointer<S>, k: UnsafePointer<S>, g:
             }
         }
         // q̃_t = R_t q_t and dq_t = R_t g_t
-        let qt = q + step * dp
-        for c in 0..<chunks {
-            var acc = Vec<S>()
-            for j in 0..<d { acc = acc.addingProduct(Vec(repeating: qt[j]), loadVec(r + j * dp + c * 8)) }
-            storeVec(acc, qTilde + step * dp + c * 8)
-        }
-        if let g {
-            let gt = g + step * dp
-            for c in 0..<chunks {
-                var acc = Vec<S>()
-                for j in 0..<d { acc = acc.addingProduct(Vec(repeating: gt[j]), loadVec(r + j * dp + c * 8)) }
-                storeVec(acc, dq + step * dp + c * 8)
-            }
-        }
+        rowCombination(q + step * dp, r, width: d, into: qTilde + step * dp)
+        if let g { rowCombination(g + step * dp, r, width: d, into: dq + step * dp) }
     }
 }
 

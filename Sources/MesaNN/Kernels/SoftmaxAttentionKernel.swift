@@ -37,22 +37,53 @@ public func naiveSoftmaxAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -
     return Tensor(shape: v.shape, out, dtype: v.dtype)
 }
 
-/// Row-wise causal softmax of a T×T score matrix (row stride tp) in place; entries t' > t
-/// (and the padding) become 0.
+@inline(__always)
+func loadVecUnaligned<S: TensorScalar>(_ p: UnsafePointer<S>) -> Vec<S> {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec<S>.self)
+}
+
+/// Row-wise causal softmax of a T×T score matrix (row stride tp) in place;
+/// entries t' > t (and the padding) become 0. Row t works on whole SIMD vectors up to
+/// t + 1 rounded up to 8 (Swift's scalar `max` does not vectorize: it orders NaNs).
 @inline(__always)
 func causalSoftmaxRows<S: TensorScalar>(_ a: UnsafeMutablePointer<S>, _ t: Int) {
     let tp = roundUp8(t)
     for i in 0..<t {
         let row = a + i * tp
-        var m = row[0]
-        for j in 0...i { m = max(m, row[j]) }
-        // Exponentials in one vectorizable pass, their sum in a second.
-        for j in 0...i { row[j] = tensorExp(row[j] - m) }
-        var z: S = 0
-        for j in 0...i { z += row[j] }
-        let inv = 1 / z
-        for j in 0...i { row[j] *= inv }
-        for j in (i + 1)..<tp { row[j] = 0 }
+        let n = i + 1, full = n / 8 * 8, covered = roundUp8(n)
+        // Eight running maxima (written out so that they become one vector compare-select).
+        var (m0, m1, m2, m3) = (-S.infinity, -S.infinity, -S.infinity, -S.infinity)
+        var (m4, m5, m6, m7) = (-S.infinity, -S.infinity, -S.infinity, -S.infinity)
+        for c in Swift.stride(from: 0, to: full, by: 8) {
+            let r = row + c
+            m0 = r[0] > m0 ? r[0] : m0; m1 = r[1] > m1 ? r[1] : m1
+            m2 = r[2] > m2 ? r[2] : m2; m3 = r[3] > m3 ? r[3] : m3
+            m4 = r[4] > m4 ? r[4] : m4; m5 = r[5] > m5 ? r[5] : m5
+            m6 = r[6] > m6 ? r[6] : m6; m7 = r[7] > m7 ? r[7] : m7
+        }
+        var m = -S.infinity
+        for x in [m0, m1, m2, m3, m4, m5, m6, m7] where x > m { m = x }
+        for j in full..<n where row[j] > m { m = row[j] }
+        for j in 0..<covered { row[j] = tensorExp(row[j] - m) }
+        for j in n..<tp { row[j] = 0 }
+        var zv = Vec<S>()
+        for c in Swift.stride(from: 0, to: covered, by: 8) { zv += loadVecUnaligned(row + c) }
+        let inv = 1 / zv.sum()
+        for c in Swift.stride(from: 0, to: covered, by: 8) { storeVec(loadVecUnaligned(row + c) * inv, row + c) }
+    }
+}
+
+/// Backward of the causal softmax, in place: dA ← A ⊙ (dA − rowsum(A ⊙ dA)) for each row
+/// (A zero beyond the diagonal, so those entries stay 0 for finite dA).
+@inline(__always)
+func causalSoftmaxBackwardRows<S: TensorScalar>(_ a: UnsafePointer<S>, _ dA: UnsafeMutablePointer<S>, _ t: Int) {
+    let tp = roundUp8(t)
+    for i in 0..<t {
+        let ar = a + i * tp, dr = dA + i * tp, covered = roundUp8(i + 1)
+        var rv = Vec<S>()
+        for c in Swift.stride(from: 0, to: covered, by: 8) { rv += loadVecUnaligned(ar + c) * loadVecUnaligned(dr + c) }
+        let r = Vec<S>(repeating: rv.sum())
+        for c in Swift.stride(from: 0, to: covered, by: 8) { storeVec(loadVecUnaligned(ar + c) * (loadVecUnaligned(dr + c) - r), dr + c) }
     }
 }
 
@@ -126,11 +157,7 @@ public func softmaxAttentionBackward(dOut: Tensor, q: Tensor, k: Tensor, v: Tens
                     gatherTransposed(vp.baseAddress! + vo, stride: g.vStride, rows: tLen, width: g.valueSize, into: vT)
                     // dA = dO Vᵀ (past only), then dS = A ⊙ (dA − rowsum(A ⊙ dA)).
                     causalScores(x: gRows, yT: vT, length: tLen, width: g.valueSize, scale: 1, into: dS)
-                    for i in 0..<tLen {
-                        var r: S = 0
-                        for j in 0...i { r += a[i * tp + j] * dS[i * tp + j] }
-                        for j in 0...i { dS[i * tp + j] = a[i * tp + j] * (dS[i * tp + j] - r) }
-                    }
+                    causalSoftmaxBackwardRows(a, dS, tLen)
                     // dV = Aᵀ dO
                     causalMixTransposed(a, gRows, length: tLen, width: g.valueSize, into: result)
                     scatterRows(result, rows: tLen, width: g.valueSize, into: dvp_.baseAddress! + vo, stride: g.vStride)

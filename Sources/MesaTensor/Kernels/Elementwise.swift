@@ -143,14 +143,14 @@ public func clipBackward(_ dy: Tensor, _ x: Tensor, _ c: Double) -> Tensor {
 // MARK: - GELU (tanh form, as in GPT-2 and JAX's default)
 // gelu(x) = ½ x (1 + tanh(√(2/π) (x + 0.044715 x³)))
 
-@inline(__always)
-func geluValue<S: TensorScalar>(_ x: S) -> S {
+@inlinable @inline(__always)
+public func geluValue<S: TensorScalar>(_ x: S) -> S {
     let c = S(0.7978845608028654)
     return S(0.5) * x * (1 + tensorTanh(c * (x + S(0.044715) * x * x * x)))
 }
 
-@inline(__always)
-func geluDerivative<S: TensorScalar>(_ x: S) -> S {
+@inlinable @inline(__always)
+public func geluDerivative<S: TensorScalar>(_ x: S) -> S {
     let c = S(0.7978845608028654)
     let u = c * (x + S(0.044715) * x * x * x)
     let th = tensorTanh(u)
