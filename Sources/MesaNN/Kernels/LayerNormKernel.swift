@@ -7,6 +7,18 @@ import MesaTensor
 
 public let layerNormEpsilon = 1e-5
 
+/// Σ_i f(i) over a row of `n`, eight lanes at a time (`vector(i)` gives f(i…i+7)), the tail
+/// with `scalar`. (A plain scalar sum does not vectorize: it would reorder the additions.)
+@inline(__always)
+func laneSum<S: TensorScalar>(_ n: Int, _ vector: (Int) -> Vec<S>, _ scalar: (Int) -> S) -> S {
+    var acc = Vec<S>()
+    var i = 0
+    while i + 8 <= n { acc += vector(i); i += 8 }
+    var total = acc.sum()
+    while i < n { total += scalar(i); i += 1 }
+    return total
+}
+
 /// Forward: y and the saved (x̂, 1/√(σ²+ε) per row).
 public func layerNormForward(_ x: Tensor, gain: Tensor, bias: Tensor?) -> (y: Tensor, xHat: Tensor, invStd: Tensor) {
     let (rows, width) = x.matrixShape
@@ -25,12 +37,11 @@ public func layerNormForward(_ x: Tensor, gain: Tensor, bias: Tensor?) -> (y: Te
                 Parallel.forChunks(rows, grain: 256) { range in
                     for r in range {
                         let o = r * width
-                        var mean: S = 0
-                        for i in 0..<width { mean += xp[o + i] }
-                        mean /= S(width)
-                        var variance: S = 0
-                        for i in 0..<width { let d = xp[o + i] - mean; variance += d * d }
-                        variance /= S(width)
+                        let row = xp.baseAddress! + o
+                        let mean = laneSum(width, { loadVecUnaligned(row + $0) }, { row[$0] }) / S(width)
+                        let centre = Vec<S>(repeating: mean)
+                        let variance = laneSum(width, { let d = loadVecUnaligned(row + $0) - centre; return d * d },
+                                               { let d = row[$0] - mean; return d * d }) / S(width)
                         let inv = 1 / (variance + S(layerNormEpsilon)).squareRoot()
                         sp[r] = inv
                         for i in 0..<width {
@@ -65,16 +76,15 @@ public func layerNormBackward(_ dy: Tensor, xHat: Tensor, invStd: Tensor, gain: 
                     let dGain = pp.baseAddress! + p * 2 * width, dBias = dGain + width
                     for r in ranges[p] {
                         let o = r * width
-                        var meanG: S = 0, meanGH: S = 0
+                        let w = wp.baseAddress!, g = gp.baseAddress! + o, h = hp.baseAddress! + o
+                        let meanG = laneSum(width, { loadVecUnaligned(w + $0) * loadVecUnaligned(g + $0) },
+                                            { w[$0] * g[$0] }) / S(width)
+                        let meanGH = laneSum(width, { loadVecUnaligned(w + $0) * loadVecUnaligned(g + $0) * loadVecUnaligned(h + $0) },
+                                             { w[$0] * g[$0] * h[$0] }) / S(width)
                         for i in 0..<width {
-                            let gh = wp[i] * gp[o + i]
-                            meanG += gh
-                            meanGH += gh * hp[o + i]
-                            dGain[i] += gp[o + i] * hp[o + i]
-                            dBias[i] += gp[o + i]
+                            dGain[i] += g[i] * h[i]
+                            dBias[i] += g[i]
                         }
-                        meanG /= S(width)
-                        meanGH /= S(width)
                         for i in 0..<width {
                             dxp[o + i] = sp[r] * (wp[i] * gp[o + i] - meanG - hp[o + i] * meanGH)
                         }
