@@ -41,38 +41,47 @@ struct CorePanels<S: TensorScalar> {
 /// Causal linear attention (α = identity) or softmax attention (logits / √d_k) of one head:
 /// out_t = Σ_{t'≤t} α(k_{t'}ᵀ q_t) v_{t'}.
 @inline(__always)
+/// `weights`, when given, receives the T×tp weights A (64-byte aligned) for the backward.
 func scoreCoreForward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, out: UnsafeMutablePointer<S>, outStride: Int,
-                                       _ p: CorePanels<S>) {
+                                       _ p: CorePanels<S>, weights: UnsafeMutablePointer<S>? = nil) {
     let t = h.length
+    let a = weights ?? p.a
     gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows)
     gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
     gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows)
     let scale: S = softmax ? 1 / S(h.keySize).squareRoot() : 1
-    causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: p.a)
-    if softmax { causalSoftmaxRows(p.a, t) }
-    causalMix(p.a, p.vRows, length: t, width: h.valueSize, into: p.result)
+    causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: a)
+    if softmax { causalSoftmaxRows(a, t) }
+    causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result)
     scatterRows(p.result, rows: t, width: h.valueSize, into: out, stride: outStride)
 }
 
 /// Backward of `scoreCoreForward`: from dout (rows with stride `doutStride`) writes dq, dk,
-/// dv into the views `grad`.
+/// dv into the views `grad`. `weights` are the forward's A when it kept them (else they
+/// are recomputed).
 @inline(__always)
 func scoreCoreBackward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: UnsafeMutablePointer<S>,
-                                        doutStride: Int, grad: HeadView<S>, _ p: CorePanels<S>) {
-    let t = h.length, tp = roundUp8(t)
+                                        doutStride: Int, grad: HeadView<S>, _ p: CorePanels<S>,
+                                        weights: UnsafePointer<S>? = nil) {
+    let t = h.length
     let scale: S = softmax ? 1 / S(h.keySize).squareRoot() : 1
-    // Recompute the weights A.
     gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows)
-    gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
-    causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: p.a)
-    if softmax { causalSoftmaxRows(p.a, t) }
+    let a: UnsafePointer<S>
+    if let weights {
+        a = weights
+    } else {
+        gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
+        causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: p.a)
+        if softmax { causalSoftmaxRows(p.a, t) }
+        a = UnsafePointer(p.a)
+    }
     // dA = tril(dO Vᵀ); for softmax dS = A ⊙ (dA − rowsum(A ⊙ dA)).
     gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows)
     gatherTransposed(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vT)
     causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA)
-    if softmax { causalSoftmaxBackwardRows(p.a, p.dA, t) }
+    if softmax { causalSoftmaxBackwardRows(a, p.dA, t) }
     // dV = Aᵀ dO
-    causalMixTransposed(p.a, p.gRows, length: t, width: h.valueSize, into: p.result)
+    causalMixTransposed(a, p.gRows, length: t, width: h.valueSize, into: p.result)
     scatterRows(p.result, rows: t, width: h.valueSize, into: grad.v, stride: grad.vStride)
     // dQ = dA K (· scale)
     gatherRows(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kRows)

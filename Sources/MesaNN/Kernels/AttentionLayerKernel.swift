@@ -81,6 +81,9 @@ public struct AttentionLayerSaved {
     public let o: Tensor
     /// The norms s of each row's 2H query and key slices [B·T·2H], when normalized.
     public let norms: Tensor?
+    /// Softmax layers: the attention weights A [B, H, T, T₈] (T₈ = T rounded up to 8, zero
+    /// beyond the diagonal), so that the backward need not recompute them.
+    public let weights: Tensor?
 }
 
 /// Runs one head's core forward.
@@ -109,6 +112,9 @@ public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInpu
         var o = Tensor(uninitializedShape: [s.batch, t, s.hv], dtype: S.dtype)
         var qkv = Tensor(uninitializedShape: [s.batch, t, w3], dtype: S.dtype)
         var norms = Tensor(uninitializedShape: [spec.normalizeQueryKey ? s.batch * t * 2 * heads : 0], dtype: S.dtype)
+        let keepWeights = spec.kind == .softmax
+        let tp = roundUp8(t)
+        var weights = Tensor(uninitializedShape: keepWeights ? [s.batch, heads, t, tp] : [0], dtype: S.dtype)
         let y = Tensor(shape: [s.batch, t, s.width], of: S.self) { yp in
             x.withUnsafeBufferPointer(as: S.self) { xp in
             qk.withUnsafeBufferPointer(as: S.self) { qkp in
@@ -118,6 +124,7 @@ public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInpu
             qkv.withUnsafeMutableBufferPointer(as: S.self) { qkvp in
             norms.withUnsafeMutableBufferPointer(as: S.self) { np in
             o.withUnsafeMutableBufferPointer(as: S.self) { op in
+            weights.withUnsafeMutableBufferPointer(as: S.self) { ap in
                 Parallel.forChunks(tiles) { tileRange in
                     let panels = CorePanels<S>(length: t, keySize: s.keySize, valueSize: s.valueSize)
                     if spec.kind == .mesa && spec.forget != 1 { fillDecay(panels.decay, length: t, gamma: S(spec.forget)) }
@@ -148,9 +155,13 @@ public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInpu
                                 let view = HeadView(length: t, keySize: s.keySize, valueSize: s.valueSize,
                                                     q: row + h * s.keySize, k: row + s.hk + h * s.keySize, qkStride: w3,
                                                     v: row + 2 * s.hk + h * s.valueSize, vStride: w3)
-                                coreForward(spec, view, lambda: lambdas[h],
-                                            out: op.baseAddress! + (r0 + seq * t) * s.hv + h * s.valueSize,
-                                            outStride: s.hv, panels)
+                                let out = op.baseAddress! + (r0 + seq * t) * s.hv + h * s.valueSize
+                                if keepWeights {
+                                    scoreCoreForward(softmax: true, view, out: out, outStride: s.hv, panels,
+                                                     weights: ap.baseAddress! + ((b0 + seq) * heads + h) * t * tp)
+                                } else {
+                                    coreForward(spec, view, lambda: lambdas[h], out: out, outStride: s.hv, panels)
+                                }
                             }
                         }
                         S.gemm(transA: false, transB: true, m: n, n: s.width, k: s.hv, alpha: 1,
@@ -158,9 +169,10 @@ public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInpu
                                beta: 0, c: yp.baseAddress! + r0 * s.width, ldc: s.width)
                     }
                 }
-            }}}}}}}}
+            }}}}}}}}}
         }
-        return (y, AttentionLayerSaved(qkv: qkv, o: o, norms: spec.normalizeQueryKey ? norms : nil))
+        return (y, AttentionLayerSaved(qkv: qkv, o: o, norms: spec.normalizeQueryKey ? norms : nil,
+                                       weights: keepWeights ? weights : nil))
     }
     return x.dtype == .float32 ? run(Float.self) : run(Double.self)
 }
@@ -193,6 +205,9 @@ public func attentionLayerBackward(_ spec: AttentionSpec, dy: Tensor, x: Tensor,
         acc.initialize(repeating: 0, count: parts.count * partSize)
         defer { acc.deallocate() }
         let norms = saved.norms ?? Tensor(zeros: [0], dtype: S.dtype)
+        let savedWeights = saved.weights ?? Tensor(zeros: [0], dtype: S.dtype)
+        let tp = roundUp8(t)
+        if let w = saved.weights { precondition(w.shape == [s.batch, heads, t, tp], "attention layer backward: weights \(w.shape)") }
         dy.withUnsafeBufferPointer(as: S.self) { dyp in
         x.withUnsafeBufferPointer(as: S.self) { xp in
         qk.withUnsafeBufferPointer(as: S.self) { qkp in
@@ -202,6 +217,7 @@ public func attentionLayerBackward(_ spec: AttentionSpec, dy: Tensor, x: Tensor,
         saved.qkv.withUnsafeBufferPointer(as: S.self) { qkvp in
         saved.o.withUnsafeBufferPointer(as: S.self) { op in
         norms.withUnsafeBufferPointer(as: S.self) { np in
+        savedWeights.withUnsafeBufferPointer(as: S.self) { swp in
         dx.withUnsafeMutableBufferPointer(as: S.self) { dxp in
         dqk.withUnsafeMutableBufferPointer(as: S.self) { dqkp in
             Parallel.forEach(parts.count) { part in
@@ -235,7 +251,9 @@ public func attentionLayerBackward(_ spec: AttentionSpec, dy: Tensor, x: Tensor,
                             switch spec.kind {
                             case .linear, .softmax:
                                 scoreCoreBackward(softmax: spec.kind == .softmax, view, dOut: dOut, doutStride: s.hv,
-                                                  grad: grad, panels)
+                                                  grad: grad, panels,
+                                                  weights: saved.weights == nil ? nil
+                                                      : swp.baseAddress! + ((b0 + seq) * heads + h) * t * tp)
                             case .mesa:
                                 dLambda[h] += mesaCoreBackward(view, lambda: lambdas[h], gamma: S(spec.forget), dOut: dOut,
                                                                doutStride: s.hv, grad: grad, panels)
@@ -270,7 +288,7 @@ public func attentionLayerBackward(_ spec: AttentionSpec, dy: Tensor, x: Tensor,
                     b0 = b1
                 }
             }
-        }}}}}}}}}}}
+        }}}}}}}}}}}}
         // Sum the parts in order.
         for part in 1..<parts.count {
             for i in 0..<partSize { acc[i] += acc[part * partSize + i] }
