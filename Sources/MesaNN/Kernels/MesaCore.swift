@@ -18,45 +18,46 @@ import MesaTensor
 // R_{t−1} = R_t − (R_t k)(R_t k)ᵀ/(kᵀR_t k − 1) that SPEC §2 warns about (errors of 1e2 at
 // λ = 100 in Float32); the reference `naiveMesaAttention` holds it to the normal equations.
 
-/// out = Σ_{j<d} x_j R[j, :] for R [d][dp] (dp = d rounded up to 8). Rows are accumulated
-/// into up to four vectors at once, two partial sums each, so the FMA latency chains run side
-/// by side (a single chain per vector would leave the unit idle three cycles out of four).
+/// (R x, R y, R z) for R [d][dp] in one pass over R: up to three row combinations (z
+/// optional) whose accumulators are independent FMA chains, three vectors of columns at a time.
 @inline(__always)
-func rowCombination<S: TensorScalar>(_ x: UnsafePointer<S>, _ r: UnsafePointer<S>, width d: Int,
-                                     into out: UnsafeMutablePointer<S>) {
+func rowCombinations<S: TensorScalar>(_ x: UnsafePointer<S>, _ y: UnsafePointer<S>, _ z: UnsafePointer<S>?,
+                                      _ r: UnsafePointer<S>, width d: Int, into rx: UnsafeMutablePointer<S>,
+                                      _ ry: UnsafeMutablePointer<S>, _ rz: UnsafeMutablePointer<S>) {
     let dp = roundUp8(d)
     var c = 0
     while c < dp {
-        let w = min(4, (dp - c) / 8)
-        var a0 = Vec<S>(), a1 = Vec<S>(), a2 = Vec<S>(), a3 = Vec<S>()
-        var b0 = Vec<S>(), b1 = Vec<S>(), b2 = Vec<S>(), b3 = Vec<S>()
-        var j = 0
-        while j + 1 < d {
-            let x0 = Vec(repeating: x[j]), x1 = Vec(repeating: x[j + 1])
-            let r0 = r + j * dp + c, r1 = r0 + dp
-            a0 = a0.addingProduct(x0, loadVec(r0)); b0 = b0.addingProduct(x1, loadVec(r1))
-            if w > 1 { a1 = a1.addingProduct(x0, loadVec(r0 + 8)); b1 = b1.addingProduct(x1, loadVec(r1 + 8)) }
-            if w > 2 { a2 = a2.addingProduct(x0, loadVec(r0 + 16)); b2 = b2.addingProduct(x1, loadVec(r1 + 16)) }
-            if w > 3 { a3 = a3.addingProduct(x0, loadVec(r0 + 24)); b3 = b3.addingProduct(x1, loadVec(r1 + 24)) }
-            j += 2
+        let w = min(3, (dp - c) / 8)
+        var x0 = Vec<S>(), x1 = Vec<S>(), x2 = Vec<S>()
+        var y0 = Vec<S>(), y1 = Vec<S>(), y2 = Vec<S>()
+        var z0 = Vec<S>(), z1 = Vec<S>(), z2 = Vec<S>()
+        for j in 0..<d {
+            let row = r + j * dp + c
+            let r0 = loadVec(row), r1 = w > 1 ? loadVec(row + 8) : Vec<S>(), r2 = w > 2 ? loadVec(row + 16) : Vec<S>()
+            let xs = Vec(repeating: x[j]), ys = Vec(repeating: y[j])
+            x0 = x0.addingProduct(xs, r0); x1 = x1.addingProduct(xs, r1); x2 = x2.addingProduct(xs, r2)
+            y0 = y0.addingProduct(ys, r0); y1 = y1.addingProduct(ys, r1); y2 = y2.addingProduct(ys, r2)
+            if let z {
+                let zs = Vec(repeating: z[j])
+                z0 = z0.addingProduct(zs, r0); z1 = z1.addingProduct(zs, r1); z2 = z2.addingProduct(zs, r2)
+            }
         }
-        if j < d {
-            let x0 = Vec(repeating: x[j]), r0 = r + j * dp + c
-            a0 = a0.addingProduct(x0, loadVec(r0))
-            if w > 1 { a1 = a1.addingProduct(x0, loadVec(r0 + 8)) }
-            if w > 2 { a2 = a2.addingProduct(x0, loadVec(r0 + 16)) }
-            if w > 3 { a3 = a3.addingProduct(x0, loadVec(r0 + 24)) }
+        storeVec(x0, rx + c); storeVec(y0, ry + c)
+        if w > 1 { storeVec(x1, rx + c + 8); storeVec(y1, ry + c + 8) }
+        if w > 2 { storeVec(x2, rx + c + 16); storeVec(y2, ry + c + 16) }
+        if z != nil {
+            storeVec(z0, rz + c)
+            if w > 1 { storeVec(z1, rz + c + 8) }
+            if w > 2 { storeVec(z2, rz + c + 16) }
         }
-        storeVec(a0 + b0, out + c)
-        if w > 1 { storeVec(a1 + b1, out + c + 8) }
-        if w > 2 { storeVec(a2 + b2, out + c + 16) }
-        if w > 3 { storeVec(a3 + b3, out + c + 24) }
         c += 8 * w
     }
 }
 
 /// Runs the recursion over t = 1…T for one head: writes q̃_t = R_t q_t into `qTilde` and,
 /// when `g` is given, dq_t = R_t g_t into `dq` (rows [T][dp]). `q`, `k`, `g` are rows [T][dp].
+/// One pass over R_{t−1} gives u = R_{t−1} k_t, R_{t−1} q_t and R_{t−1} g_t; then
+/// R_t x = γ⁻¹ [R_{t−1} x − u (uᵀx) / (γ + kᵀu)] for x = q_t, g_t, and R is updated in place.
 @inline(__always)
 func mesaRecursion<S: TensorScalar>(q: UnsafePointer<S>, k: UnsafePointer<S>, g: UnsafePointer<S>?,
                                     length t: Int, keySize d: Int, lambda: S, gamma: S,
@@ -68,24 +69,41 @@ func mesaRecursion<S: TensorScalar>(q: UnsafePointer<S>, k: UnsafePointer<S>, g:
     for i in 0..<d { r[i * dp + i] = lambda }
     let inverseGamma = 1 / gamma
     for step in 0..<t {
-        let kt = k + step * dp
-        // u = R k = Σ_j k_j R[j, :]   (R is symmetric)
-        rowCombination(kt, r, width: d, into: u)
-        var ku: S = 0
-        for j in 0..<d { ku += kt[j] * u[j] }
+        let kt = k + step * dp, qt = q + step * dp, rq = qTilde + step * dp, rg = dq + step * dp
+        let gt = g.map { $0 + step * dp }
+        rowCombinations(kt, qt, gt, r, width: d, into: u, rq, rg)
+        var ku: S = 0, uq: S = 0, ug: S = 0
+        for j in 0..<d { ku += kt[j] * u[j]; uq += qt[j] * u[j] }
+        if let gt { for j in 0..<d { ug += gt[j] * u[j] } }
         let scale = 1 / (gamma + ku)
-        // R ← γ⁻¹ (R − u uᵀ / (γ + kᵀu))
-        for i in 0..<d {
-            let coefficient = Vec<S>(repeating: -u[i] * scale)
-            for c in 0..<chunks {
-                var row = loadVec(r + i * dp + c * 8).addingProduct(coefficient, loadVec(u + c * 8))
-                if gamma != 1 { row *= inverseGamma }
-                storeVec(row, r + i * dp + c * 8)
+        // q̃_t = γ⁻¹ (R_{t−1} q_t − u (uᵀq_t) scale), and the same for g_t
+        let cq = Vec<S>(repeating: -uq * scale), cg = Vec<S>(repeating: -ug * scale)
+        for c in 0..<chunks {
+            let uc = loadVec(u + c * 8)
+            var vq = loadVec(rq + c * 8).addingProduct(cq, uc)
+            if gamma != 1 { vq *= inverseGamma }
+            storeVec(vq, rq + c * 8)
+            if g != nil {
+                var vg = loadVec(rg + c * 8).addingProduct(cg, uc)
+                if gamma != 1 { vg *= inverseGamma }
+                storeVec(vg, rg + c * 8)
             }
         }
-        // q̃_t = R_t q_t and dq_t = R_t g_t
-        rowCombination(q + step * dp, r, width: d, into: qTilde + step * dp)
-        if let g { rowCombination(g + step * dp, r, width: d, into: dq + step * dp) }
+        // R ← γ⁻¹ (R − u uᵀ / (γ + kᵀu))   (the γ test outside the loops, which it would block)
+        if gamma == 1 {
+            for i in 0..<d {
+                let coefficient = Vec<S>(repeating: -u[i] * scale), row = r + i * dp
+                for c in 0..<chunks { storeVec(loadVec(row + c * 8).addingProduct(coefficient, loadVec(u + c * 8)), row + c * 8) }
+            }
+        } else {
+            let g = Vec<S>(repeating: inverseGamma)
+            for i in 0..<d {
+                let coefficient = Vec<S>(repeating: -u[i] * scale), row = r + i * dp
+                for c in 0..<chunks {
+                    storeVec(loadVec(row + c * 8).addingProduct(coefficient, loadVec(u + c * 8)) * g, row + c * 8)
+                }
+            }
+        }
     }
 }
 
