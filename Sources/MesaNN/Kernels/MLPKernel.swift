@@ -5,7 +5,7 @@ import MesaTensor
 // A tile is ~512 rows, so gelu(U) and its gradient stay in cache between the two products
 // instead of making whole-batch round trips through memory (the composition allocates and
 // streams four [N, D_h] tensors per step). The forward keeps U; the backward recomputes
-// gelu(U) per tile:
+// gelu(U) and gelu′(U) per tile (one tanh each):
 //   dW₂ = dYᵀ gelu(U),  dU = (dY W₂) ⊙ gelu′(U),  dX = dU W₁,  dW₁ = dUᵀ X.
 // The composition `down(gelu(up(x)))` is the reference this is tested against
 // (Tests/MesaNNTests/MLPKernelTests.swift).
@@ -79,20 +79,20 @@ public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2
             w2.withUnsafeBufferPointer(as: S.self) { w2p in
                 Parallel.forEach(parts.count) { part in
                     let dW1 = acc + part * partSize, dW2 = dW1 + s.hidden * s.width
-                    let g = UnsafeMutablePointer<S>.allocate(capacity: 2 * MLPShape.tileRows * s.hidden)
+                    let g = UnsafeMutablePointer<S>.allocate(capacity: 3 * MLPShape.tileRows * s.hidden)
                     defer { g.deallocate() }
-                    let dU = g + MLPShape.tileRows * s.hidden
+                    let dU = g + MLPShape.tileRows * s.hidden, derivative = dU + MLPShape.tileRows * s.hidden
                     var r0 = parts[part].lowerBound
                     while r0 < parts[part].upperBound {
                         let n = min(parts[part].upperBound, r0 + MLPShape.tileRows) - r0
                         let uTile = up.baseAddress! + r0 * s.hidden, dyTile = dyp.baseAddress! + r0 * s.width
-                        for i in 0..<(n * s.hidden) { g[i] = geluValue(uTile[i]) }
+                        for i in 0..<(n * s.hidden) { (g[i], derivative[i]) = geluValueAndDerivative(uTile[i]) }
                         // dW₂ += dYᵀ gelu(U);  dG = dY W₂;  dU = dG ⊙ gelu′(U)
                         S.gemm(transA: true, transB: false, m: s.width, n: s.hidden, k: n, alpha: 1,
                                a: dyTile, lda: s.width, b: g, ldb: s.hidden, beta: 1, c: dW2, ldc: s.hidden)
                         S.gemm(transA: false, transB: false, m: n, n: s.hidden, k: s.width, alpha: 1,
                                a: dyTile, lda: s.width, b: w2p.baseAddress!, ldb: s.hidden, beta: 0, c: dU, ldc: s.hidden)
-                        for i in 0..<(n * s.hidden) { dU[i] *= geluDerivative(uTile[i]) }
+                        for i in 0..<(n * s.hidden) { dU[i] *= derivative[i] }
                         // dX = dU W₁;  dW₁ += dUᵀ X
                         S.gemm(transA: false, transB: false, m: n, n: s.width, k: s.hidden, alpha: 1,
                                a: dU, lda: s.hidden, b: w1p.baseAddress!, ldb: s.width, beta: 0,

@@ -158,6 +158,15 @@ public func geluDerivative<S: TensorScalar>(_ x: S) -> S {
     return S(0.5) * (1 + th) + S(0.5) * x * (1 - th * th) * du
 }
 
+/// gelu(x) and gelu′(x) from one tanh.
+@inlinable @inline(__always)
+public func geluValueAndDerivative<S: TensorScalar>(_ x: S) -> (value: S, derivative: S) {
+    let c = S(0.7978845608028654)
+    let th = tensorTanh(c * (x + S(0.044715) * x * x * x))
+    let du = c * (1 + 3 * S(0.044715) * x * x)
+    return (S(0.5) * x * (1 + th), S(0.5) * (1 + th) + S(0.5) * x * (1 - th * th) * du)
+}
+
 public func gelu(_ x: Tensor) -> Tensor {
     x.dtype == .float32 ? unary(x, Float.self, geluValue) : unary(x, Double.self, geluValue)
 }
