@@ -81,7 +81,7 @@ public struct AttentionLayerSaved {
     public let o: Tensor
     /// The norms s of each row's 2H query and key slices [B·T·2H], when normalized.
     public let norms: Tensor?
-    /// Softmax layers: the attention weights A [B, H, T, T₈] (T₈ = T rounded up to 8, zero
+    /// Softmax and linear layers: the attention weights A [B, H, T, T₈] (T₈ = T rounded up to 8, zero
     /// beyond the diagonal), so that the backward need not recompute them.
     public let weights: Tensor?
 }
@@ -112,7 +112,7 @@ public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInpu
         var o = Tensor(uninitializedShape: [s.batch, t, s.hv], dtype: S.dtype)
         var qkv = Tensor(uninitializedShape: [s.batch, t, w3], dtype: S.dtype)
         var norms = Tensor(uninitializedShape: [spec.normalizeQueryKey ? s.batch * t * 2 * heads : 0], dtype: S.dtype)
-        let keepWeights = spec.kind == .softmax
+        let keepWeights = spec.kind != .mesa
         let tp = roundUp8(t)
         var weights = Tensor(uninitializedShape: keepWeights ? [s.batch, heads, t, tp] : [0], dtype: S.dtype)
         let y = Tensor(shape: [s.batch, t, s.width], of: S.self) { yp in
@@ -157,7 +157,7 @@ public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInpu
                                                     v: row + 2 * s.hk + h * s.valueSize, vStride: w3)
                                 let out = op.baseAddress! + (r0 + seq * t) * s.hv + h * s.valueSize
                                 if keepWeights {
-                                    scoreCoreForward(softmax: true, view, out: out, outStride: s.hv, panels,
+                                    scoreCoreForward(softmax: spec.kind == .softmax, view, out: out, outStride: s.hv, panels,
                                                      weights: ap.baseAddress! + ((b0 + seq) * heads + h) * t * tp)
                                 } else {
                                     coreForward(spec, view, lambda: lambdas[h], out: out, outStride: s.hv, panels)
