@@ -27,11 +27,10 @@ const char *mesa_preferred_openblas_core(void) {
 #include <unistd.h>
 #endif
 
-void mesa_reexec_self(int argc, char **argv) {
+void mesa_reexec_self(char **argv) {
 #if defined(__linux__)
-    (void)argc;
     execv("/proc/self/exe", argv);
 #else
-    (void)argc; (void)argv;
+    (void)argv;
 #endif
 }

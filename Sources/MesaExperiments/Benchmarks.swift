@@ -4,15 +4,18 @@ import MesaTasks
 import MesaTensor
 import MesaTraining
 
+/// Wall time of one run of `body`, in seconds.
+func elapsedSeconds(_ body: () throws -> Void) rethrows -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+}
+
 /// Median wall time of `body` over `repeats` runs after `warmup` untimed ones, in seconds.
 public func medianTime(repeats: Int, warmup: Int = 2, _ body: () throws -> Void) rethrows -> (median: Double, all: [Double]) {
     for _ in 0..<warmup { try body() }
     var times: [Double] = []
-    for _ in 0..<max(1, repeats) {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        try body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-    }
+    for _ in 0..<max(1, repeats) { times.append(try elapsedSeconds(body)) }
     let sorted = times.sorted()
     return (sorted[sorted.count / 2], times)
 }
@@ -36,20 +39,15 @@ public struct StepBenchmark {
         let batch = trainer.trainingBatch(step: 0)
         let tokens = config.tokens.tokens(from: batch.inputs)
         var data: [Double] = [], fwd: [Double] = [], step: [Double] = [], full: [Double] = [], composed: [Double] = []
-        func time(_ body: () throws -> Void) rethrows -> Double {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        }
         for rep in 0..<(warmup + max(1, repeats)) {
-            let d = time { _ = trainer.trainingBatch(step: rep + 1) }
-            let f = time { _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item }
+            let d = elapsedSeconds { _ = trainer.trainingBatch(step: rep + 1) }
+            let f = elapsedSeconds { _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item }
             for p in trainer.model.parameters { p.variable.grad = nil }
-            let s = try time { _ = try trainer.update(on: batch) }
+            let s = try elapsedSeconds { _ = try trainer.update(on: batch) }
             trainer.model.attentionImplementation = .composed
-            let c = try time { _ = try trainer.update(on: batch) }
+            let c = try elapsedSeconds { _ = try trainer.update(on: batch) }
             trainer.model.attentionImplementation = .fused
-            let u = try time { _ = try trainer.trainStep() }
+            let u = try elapsedSeconds { _ = try trainer.trainStep() }
             if rep >= warmup {
                 data.append(d); fwd.append(f); step.append(s); composed.append(c); full.append(u)
             }
@@ -151,14 +149,9 @@ public struct MesaLayerBenchmark {
         let dOut = Tensor.normal(shape: v.shape, std: 1, dtype: .float32, stream: &s)
         let lambda = Tensor(shape: [heads], repeating: 1, dtype: .float32)
         var fwd: [Double] = [], both: [Double] = []
-        func time(_ body: () -> Void) -> Double {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        }
         for rep in 0..<(repeats + 2) {
-            let f = time { _ = mesaAttentionForward(q: q, k: k, v: v, lambda: lambda, heads: heads) }
-            let b = time {
+            let f = elapsedSeconds { _ = mesaAttentionForward(q: q, k: k, v: v, lambda: lambda, heads: heads) }
+            let b = elapsedSeconds {
                 _ = mesaAttentionForward(q: q, k: k, v: v, lambda: lambda, heads: heads)
                 _ = mesaAttentionBackward(dOut: dOut, q: q, k: k, v: v, lambda: lambda, heads: heads)
             }
@@ -166,7 +159,7 @@ public struct MesaLayerBenchmark {
         }
         // The reference is slow: time it on 16 sequences and scale to the batch.
         let few = 16
-        let qs = columnsOfBatch(q, few), ks = columnsOfBatch(k, few), vs = columnsOfBatch(v, few)
+        let qs = firstSequences(q, few), ks = firstSequences(k, few), vs = firstSequences(v, few)
         let naive = medianTime(repeats: 3, warmup: 1) {
             _ = naiveMesaAttention(q: qs, k: ks, v: vs, lambda: [Double](repeating: 1, count: heads), heads: heads)
         }.median * Double(batch) / Double(few)
@@ -175,7 +168,8 @@ public struct MesaLayerBenchmark {
                                   naiveForward: naive)
     }
 
-    static func columnsOfBatch(_ x: Tensor, _ n: Int) -> Tensor {
+    /// The first n sequences of a [B, …] tensor, in Double (the reference's input).
+    static func firstSequences(_ x: Tensor, _ n: Int) -> Tensor {
         let per = x.count / x.shape[0]
         return Tensor(shape: [n] + Array(x.shape.dropFirst()), Array(x.doubles.prefix(n * per)), dtype: .float64)
     }

@@ -33,6 +33,6 @@ public enum BLASKernels {
     public static func restartWithBetterKernelsIfNeeded() {
         guard shouldChooseBetterKernels, let preferred = preferredCore else { return }
         setenv("OPENBLAS_CORETYPE", preferred, 1)
-        mesa_reexec_self(CommandLine.argc, CommandLine.unsafeArgv)
+        mesa_reexec_self(CommandLine.unsafeArgv)
     }
 }

@@ -224,6 +224,22 @@ final class LaneKernel {
         }
     }
 
+    /// out = M x for a complex rows × columns matrix M (row-major, split re/im lanes).
+    @inline(__always)
+    private static func complexProduct(rows: Int, columns: Int, mRe: UnsafeMutablePointer<Lane>, mIm: UnsafeMutablePointer<Lane>,
+                                       xRe: UnsafeMutablePointer<Lane>, xIm: UnsafeMutablePointer<Lane>,
+                                       outRe: UnsafeMutablePointer<Lane>, outIm: UnsafeMutablePointer<Lane>) {
+        for p in 0..<rows {
+            var re = Lane.zero, im = Lane.zero
+            for j in 0..<columns {
+                let mr = mRe[p * columns + j], mi = mIm[p * columns + j]
+                re = re.addingProduct(mr, xRe[j]).addingProduct(-mi, xIm[j])
+                im = im.addingProduct(mr, xIm[j]).addingProduct(mi, xRe[j])
+            }
+            outRe[p] = re; outIm[p] = im
+        }
+    }
+
     /// Prediction, residual and gradient terms at position t ≥ 2 (Σ_{t−1}, x_t and x_{t+1} are current).
     @inline(__always)
     private static func position(_ t: Int, d: Int, k: Int, support: UnsafeBufferPointer<Int>,
@@ -231,27 +247,12 @@ final class LaneKernel {
         let s = 2 * k
         let scale = Lane(repeating: 1 / Double(t - 1))
         // u = W^{KQ} e_t = (K₁ + K₂Λᴴ) x_t
-        for p in 0..<s {
-            var ur = Lane.zero, ui = Lane.zero
-            for j in 0..<k {
-                let kr = ws.kqRe[p * k + j], ki = ws.kqIm[p * k + j]
-                ur = ur.addingProduct(kr, ws.xRe[j]).addingProduct(-ki, ws.xIm[j])
-                ui = ui.addingProduct(kr, ws.xIm[j]).addingProduct(ki, ws.xRe[j])
-            }
-            ws.uRe[p] = ur; ws.uIm[p] = ui
-        }
+        complexProduct(rows: s, columns: k, mRe: ws.kqRe, mIm: ws.kqIm, xRe: ws.xRe, xIm: ws.xIm, outRe: ws.uRe, outIm: ws.uIm)
         // v = S_t u
         gramProduct(k: k, yRe: ws.uRe, yIm: ws.uIm, outRe: ws.vRe, outIm: ws.vIm, lr: lr, li: li, ws: ws)
         // r = ŷ_t − x_{t+1} with ŷ_t = W^{PV} v / (t−1); the loss; then r ← r/(t−1)
-        for a in 0..<d {
-            var yr = Lane.zero, yi = Lane.zero
-            for q in 0..<s {
-                let pr = ws.pvRe[a * s + q], pi = ws.pvIm[a * s + q]
-                yr = yr.addingProduct(pr, ws.vRe[q]).addingProduct(-pi, ws.vIm[q])
-                yi = yi.addingProduct(pr, ws.vIm[q]).addingProduct(pi, ws.vRe[q])
-            }
-            ws.rRe[a] = yr * scale; ws.rIm[a] = yi * scale
-        }
+        complexProduct(rows: d, columns: s, mRe: ws.pvRe, mIm: ws.pvIm, xRe: ws.vRe, xIm: ws.vIm, outRe: ws.rRe, outIm: ws.rIm)
+        for a in 0..<d { ws.rRe[a] *= scale; ws.rIm[a] *= scale }
         for i in 0..<k { ws.rRe[support[i]] -= ws.nextRe[i]; ws.rIm[support[i]] -= ws.nextIm[i] }
         for a in 0..<d {
             loss = loss.addingProduct(ws.rRe[a], ws.rRe[a]).addingProduct(ws.rIm[a], ws.rIm[a])

@@ -14,6 +14,6 @@ const char *mesa_preferred_openblas_core(void);
 
 /// Replaces the running process with a fresh run of the same executable and arguments
 /// (Linux: /proc/self/exe). Returns only if that fails.
-void mesa_reexec_self(int argc, char **argv);
+void mesa_reexec_self(char **argv);
 
 #endif

@@ -86,13 +86,14 @@ public struct AttentionLayerSaved {
     public let weights: Tensor?
 }
 
-/// Runs one head's core forward.
+/// Runs one head's core forward; linear and softmax cores write their weights A into
+/// `weights` when given.
 @inline(__always)
 func coreForward<S: TensorScalar>(_ spec: AttentionSpec, _ view: HeadView<S>, lambda: S, out: UnsafeMutablePointer<S>,
-                                  outStride: Int, _ panels: CorePanels<S>) {
+                                  outStride: Int, _ panels: CorePanels<S>, weights: UnsafeMutablePointer<S>? = nil) {
     switch spec.kind {
     case .linear, .softmax:
-        scoreCoreForward(softmax: spec.kind == .softmax, view, out: out, outStride: outStride, panels)
+        scoreCoreForward(softmax: spec.kind == .softmax, view, out: out, outStride: outStride, panels, weights: weights)
     case .mesa:
         mesaCoreForward(view, lambda: lambda, gamma: S(spec.forget), out: out, outStride: outStride, panels)
     }
@@ -155,13 +156,10 @@ public func attentionLayerForward(_ spec: AttentionSpec, x: Tensor, queryKeyInpu
                                 let view = HeadView(length: t, keySize: s.keySize, valueSize: s.valueSize,
                                                     q: row + h * s.keySize, k: row + s.hk + h * s.keySize, qkStride: w3,
                                                     v: row + 2 * s.hk + h * s.valueSize, vStride: w3)
-                                let out = op.baseAddress! + (r0 + seq * t) * s.hv + h * s.valueSize
-                                if keepWeights {
-                                    scoreCoreForward(softmax: spec.kind == .softmax, view, out: out, outStride: s.hv, panels,
-                                                     weights: ap.baseAddress! + ((b0 + seq) * heads + h) * t * tp)
-                                } else {
-                                    coreForward(spec, view, lambda: lambdas[h], out: out, outStride: s.hv, panels)
-                                }
+                                coreForward(spec, view, lambda: lambdas[h],
+                                            out: op.baseAddress! + (r0 + seq * t) * s.hv + h * s.valueSize,
+                                            outStride: s.hv, panels,
+                                            weights: keepWeights ? ap.baseAddress! + ((b0 + seq) * heads + h) * t * tp : nil)
                             }
                         }
                         S.gemm(transA: false, transB: true, m: n, n: s.width, k: s.hv, alpha: 1,

@@ -21,6 +21,11 @@ func loadVec<S: TensorScalar>(_ p: UnsafePointer<S>) -> Vec<S> {
 }
 
 @inline(__always)
+func loadVecUnaligned<S: TensorScalar>(_ p: UnsafePointer<S>) -> Vec<S> {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec<S>.self)
+}
+
+@inline(__always)
 func storeVec<S: TensorScalar>(_ v: Vec<S>, _ p: UnsafeMutablePointer<S>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec<S>.self)
 }

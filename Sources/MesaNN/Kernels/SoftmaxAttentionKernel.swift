@@ -37,11 +37,6 @@ public func naiveSoftmaxAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -
     return Tensor(shape: v.shape, out, dtype: v.dtype)
 }
 
-@inline(__always)
-func loadVecUnaligned<S: TensorScalar>(_ p: UnsafePointer<S>) -> Vec<S> {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec<S>.self)
-}
-
 /// Row-wise causal softmax of a T×T score matrix (row stride tp) in place;
 /// entries t' > t (and the padding) become 0. Row t works on whole SIMD vectors up to
 /// t + 1 rounded up to 8 (Swift's scalar `max` does not vectorize: it orders NaNs).

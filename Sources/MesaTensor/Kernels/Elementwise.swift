@@ -145,17 +145,12 @@ public func clipBackward(_ dy: Tensor, _ x: Tensor, _ c: Double) -> Tensor {
 
 @inlinable @inline(__always)
 public func geluValue<S: TensorScalar>(_ x: S) -> S {
-    let c = S(0.7978845608028654)
-    return S(0.5) * x * (1 + tensorTanh(c * (x + S(0.044715) * x * x * x)))
+    geluValueAndDerivative(x).value
 }
 
 @inlinable @inline(__always)
 public func geluDerivative<S: TensorScalar>(_ x: S) -> S {
-    let c = S(0.7978845608028654)
-    let u = c * (x + S(0.044715) * x * x * x)
-    let th = tensorTanh(u)
-    let du = c * (1 + 3 * S(0.044715) * x * x)
-    return S(0.5) * (1 + th) + S(0.5) * x * (1 - th * th) * du
+    geluValueAndDerivative(x).derivative
 }
 
 /// gelu(x) and gelu′(x) from one tanh.
