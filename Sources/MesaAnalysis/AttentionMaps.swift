@@ -9,10 +9,23 @@ public struct AttentionMaps {
     /// By layer index: [H, T, T], row t the query position, column t' the key position.
     public let maps: [Int: Tensor]
 
-    public init(model: Transformer, tokens: Tensor) {
-        let trace = ForwardTrace()
+    /// The maps of the softmax layers (or of `layers`, any kind with attention weights).
+    public init(model: Transformer, tokens: Tensor, layers: [Int]? = nil) {
+        let chosen = layers ?? model.blocks.indices.filter { model.blocks[$0].attention.kind == .softmax }
+        let trace = ForwardTrace(capturing: chosen.map { "layers.\($0).weights" })
         Variable.withoutGradients { _ = model(tokens, trace: trace) }
-        maps = trace.attentionMaps
+        var maps: [Int: Tensor] = [:]
+        for l in chosen { if let w = trace["layers.\(l).weights"] { maps[l] = Self.batchMean(w) } }
+        self.maps = maps
+    }
+
+    /// Mean over the first axis: [B, ...] → [...].
+    static func batchMean(_ w: Tensor) -> Tensor {
+        let b = w.shape[0], per = w.count / max(b, 1)
+        var sum = [Double](repeating: 0, count: per)
+        let d = w.doubles
+        for i in 0..<b { for j in 0..<per { sum[j] += d[i * per + j] } }
+        return Tensor(shape: Array(w.shape.dropFirst()), sum.map { $0 / Double(b) }, dtype: w.dtype)
     }
 
     /// Mean over heads and positions t ≥ `from` of the weight on key t − `lag` (lag 0: the

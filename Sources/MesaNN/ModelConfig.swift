@@ -70,7 +70,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         do {
             layers = try c.decode([LayerKind].self, forKey: .layers)
         } catch {
-            throw ModelError.invalidConfig("layers must be a list of \(LayerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ModelError.invalidConfig("layers must be a list of \(AttentionKinds.names.joined(separator: ", "))")
         }
         heads = try c.decode(Int.self, forKey: .heads)
         keySize = try c.decode(Int.self, forKey: .keySize)
@@ -89,7 +89,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// The attention of layer `i`.
     public func attentionSpec(layer i: Int) -> AttentionSpec {
         AttentionSpec(kind: layers[i], heads: heads, forget: mesaForget,
-                      normalizeQueryKey: normalizeQueryKey && layers[i] != .softmax)
+                      normalizeQueryKey: normalizeQueryKey && (layers[i].coreType?.acceptsQueryKeyNormalization ?? false))
     }
 
     /// Checks that the dimensions fit together; the message names the field to fix.
@@ -98,6 +98,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if dimension <= 0 { try fail("dimension must be positive, got \(dimension)") }
         if width <= 0 { try fail("width must be positive, got \(width)") }
         if layers.isEmpty { try fail("a model needs at least one layer") }
+        for (i, kind) in layers.enumerated() where kind.coreType == nil {
+            try fail("layer \(i + 1): unknown kind '\(kind)'; known: \(AttentionKinds.names.joined(separator: ", "))")
+        }
         if heads <= 0 || keySize <= 0 || valueSize <= 0 {
             try fail("heads (\(heads)), keySize (\(keySize)) and valueSize (\(valueSize)) must be positive")
         }

@@ -1,16 +1,6 @@
 import MesaTensor
 import RealModule
 
-/// Activations recorded during a forward pass, for probes and attention maps (SPEC §5).
-public final class ForwardTrace {
-    /// The residual stream [B, T, D] after the input layer (index 0) and after each block.
-    public var residuals: [Tensor] = []
-    /// Attention weights of each softmax layer averaged over the batch, [H, T, T] (row t:
-    /// query position, column t': key position), by layer index (SPEC §5.5).
-    public var attentionMaps: [Int: Tensor] = [:]
-    public init() {}
-}
-
 public enum AttentionImplementation: String, Sendable {
     case fused, composed
 }
@@ -51,15 +41,6 @@ public struct Dense {
     func parameters(prefix: String) -> [NamedParameter] {
         [NamedParameter(prefix + "W", weight)] + (bias.map { [NamedParameter(prefix + "b", $0, decays: false)] } ?? [])
     }
-}
-
-/// Mean over the first axis: [B, ...] → [...].
-func batchMean(_ w: Tensor) -> Tensor {
-    let b = w.shape[0], per = w.count / max(b, 1)
-    var sum = [Double](repeating: 0, count: per)
-    let d = w.doubles
-    for i in 0..<b { for j in 0..<per { sum[j] += d[i * per + j] } }
-    return Tensor(shape: Array(w.shape.dropFirst()), sum.map { $0 / Double(b) }, dtype: w.dtype)
 }
 
 /// One block (SPEC §2): e ← e + Attn(LN(e)); e ← e + W₂ GELU(W₁ LN(e)); e ← clip(e).
@@ -128,26 +109,39 @@ public final class Transformer {
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.variable.value.count } }
 
-    /// Predictions [B, T, n] of s_{t+1} from input tokens [B, T, width or n].
+    /// Predictions [B, T, n] of s_{t+1} from input tokens [B, T, width or n]. `trace`
+    /// receives the intermediates it asks for (see `ForwardTrace` for the names).
     public func callAsFunction(_ tokens: Tensor, trace: ForwardTrace? = nil) -> Variable {
-        let c = config
+        self(Variable(tokens.converted(to: dtype)), trace: trace)
+    }
+
+    /// The same forward from a differentiable input (learned tokens: prompt and prefix
+    /// tuning back-propagate into them).
+    public func callAsFunction(_ input: Variable, trace: ForwardTrace? = nil) -> Variable {
+        let c = config, tokens = input.value
         precondition(tokens.shape.count == 3, "model input must be [B, T, width], got \(tokens.shape)")
         let expected = c.embedding ? c.dimension : c.width
         precondition(tokens.shape[2] == expected, "model expects tokens of width \(expected), got \(tokens.shape)")
-        let input = Variable(tokens.converted(to: dtype))
+        precondition(tokens.dtype == dtype, "model input must be \(dtype), got \(tokens.dtype)")
         var x = embedding.map { $0(input) } ?? input                    // [B, T, D]
-        trace?.residuals.append(x.value)
+        trace?.record("embedding", x.value)
         let pe = c.positionalEncoding > 0
             ? Variable(sinusoidalEncoding(batch: tokens.shape[0], length: tokens.shape[1], width: c.positionalEncoding))
             : nil
         for (i, block) in blocks.enumerated() {
             let h = block.attentionNorm.map { $0(x) } ?? x
             let qk = (i == 0 && pe != nil) ? concatColumns([h, pe!]) : h  // [B, T, D (+PE)]
+            let layer = trace?.layer(i, names: ["q", "k", "v", "extra", "weights"] + type(of: block.attention.core).tracedVectors)
+            let attended: Variable                                         // [B, T, D]
             switch attentionImplementation {
-            case .fused:
-                x = x + block.attention(h, queryKeyInput: qk, trace: trace.map { t in { t.attentionMaps[i] = batchMean($0) } })
-            case .composed:
-                x = x + block.attention.composed(h, queryKeyInput: qk)
+            case .fused: attended = block.attention(h, queryKeyInput: qk, trace: layer)
+            case .composed: attended = block.attention.composed(h, queryKeyInput: qk)
+            }
+            x = x + attended
+            if let trace {
+                trace.record("layers.\(i).attention_input", h.value)
+                trace.record("layers.\(i).attention_output", attended.value)
+                trace.record("layers.\(i).after_attention", x.value)
             }
             if let m = block.mlp {
                 let h2 = block.mlpNorm.map { $0(x) } ?? x
@@ -156,15 +150,36 @@ public final class Transformer {
                 } else {
                     x = x + m.down(gelu(m.up(h2)))
                 }
+                trace?.record("layers.\(i).after_mlp", x.value)
             }
             if let clipValue = c.activationClip { x = clip(x, clipValue) }
-            trace?.residuals.append(x.value)
+            trace?.record("layers.\(i).output", x.value)
         }
+        let output: Variable
         if let r = readout {
             let h = finalNorm.map { $0(x) } ?? x
-            return r(h)                                                   // [B, T, n]
+            output = r(h)                                                 // [B, T, n]
+        } else {
+            output = columns(x, 0..<c.dimension)                          // [B, T, n]
         }
-        return columns(x, 0..<c.dimension)                                // [B, T, n]
+        trace?.record("output", output.value)
+        return output
+    }
+
+    /// Every name a `ForwardTrace` can record for this model.
+    public var traceableNames: [String] {
+        var names = ["embedding"]
+        for (i, block) in blocks.enumerated() {
+            let a = block.attention, core = type(of: a.core)
+            names += ["attention_input", "q", "k", "v"].map { "layers.\(i).\($0)" }
+            if core.extraProjection != nil { names.append("layers.\(i).extra") }
+            if core.hasAttentionWeights { names.append("layers.\(i).weights") }
+            names += core.tracedVectors.map { "layers.\(i).\($0)" }
+            names += ["attention_output", "after_attention"].map { "layers.\(i).\($0)" }
+            if block.mlp != nil { names.append("layers.\(i).after_mlp") }
+            names.append("layers.\(i).output")
+        }
+        return names + ["output"]
     }
 
     /// PE[t, 2i] = sin(t / 10000^{2i/w}), PE[t, 2i+1] = cos(t / 10000^{2i/w}), tiled over

@@ -16,16 +16,23 @@ public struct SequenceBatch {
     public let inputs: Tensor
     /// [B, T, n]: the next state at every position.
     public let targets: Tensor
+    /// [B, T]: the weight of each position in the loss (1: scored, 0: not), or nil to score
+    /// every position (few-shot regression and language modelling score only some).
+    public var lossMask: Tensor?
 
     public var batchSize: Int { inputs.shape[0] }
     public var length: Int { inputs.shape[1] }
     public var dimension: Int { inputs.shape[2] }
 
-    public init(inputs: Tensor, targets: Tensor) {
+    public init(inputs: Tensor, targets: Tensor, lossMask: Tensor? = nil) {
         precondition(inputs.shape == targets.shape && inputs.shape.count == 3,
                      "a batch needs inputs and targets of one shape [B, T, n], got \(inputs.shape) and \(targets.shape)")
+        if let m = lossMask {
+            precondition(m.shape == Array(inputs.shape.prefix(2)), "a loss mask is [B, T] = \(Array(inputs.shape.prefix(2))), got \(m.shape)")
+        }
         self.inputs = inputs
         self.targets = targets
+        self.lossMask = lossMask
     }
 }
 

@@ -99,6 +99,16 @@ public struct Tensor: @unchecked Sendable {
         }
     }
 
+    /// The address of the elements, for kernels that hold several operands in one struct of
+    /// buffers instead of nesting `withUnsafe…` closures. Valid while this tensor (or a copy
+    /// sharing its storage) is alive — keep it in the same struct and use
+    /// `withExtendedLifetime`; write only through tensors you created and have not copied.
+    @inlinable
+    public func unsafeElements<S: TensorScalar>(as _: S.Type) -> UnsafeMutablePointer<S> {
+        precondition(S.dtype == dtype, "tensor holds \(dtype), accessed as \(S.dtype)")
+        return storage.raw.assumingMemoryBound(to: S.self)
+    }
+
     /// The elements, converted to `S`.
     @inlinable
     public func scalars<S: TensorScalar>(as _: S.Type = S.self) -> [S] {

@@ -24,12 +24,15 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var evalBatchSize: Int
     /// Write the checkpoint every this many steps (and at the end).
     public var checkpointEvery: Int
+    /// Names (shell patterns: `layers.1.*`, `*.lambda`) of the parameters to train; the
+    /// others stay at their initial values. nil: all.
+    public var trainable: [String]?
 
     public init(preset: String, seed: UInt64 = 0, task: TaskConfig = TaskConfig(), tokens: TokenConstruction,
                 model: ModelConfig, steps: Int, batchSize: Int = 256, length: Int = 50,
                 schedule: WarmupCosineSchedule = WarmupCosineSchedule(), optimizer: AdamW.Settings = AdamW.Settings(),
                 clipping: GradientClipping = .elementwise(1), evalEvery: Int = 250, evalBatchSize: Int = 1024,
-                checkpointEvery: Int = 1000) {
+                checkpointEvery: Int = 1000, trainable: [String]? = nil) {
         self.preset = preset
         self.seed = seed
         self.task = task
@@ -44,6 +47,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         self.evalEvery = evalEvery
         self.evalBatchSize = evalBatchSize
         self.checkpointEvery = checkpointEvery
+        self.trainable = trainable
     }
 
     /// Checks every field and how they fit together; the message names what to change.
@@ -107,7 +111,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         dict[key] = child
     }
 
-    private static let optionalFields: Set<String> = ["activationClip"]
+    private static let optionalFields: Set<String> = ["activationClip", "trainable"]
 
     public func jsonString() -> String {
         let encoder = JSONEncoder()

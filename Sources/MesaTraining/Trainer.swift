@@ -10,16 +10,30 @@ public final class Trainer {
     public let config: TrainConfig
     public let task: any SequenceTask
     public let model: Transformer
+    /// What the updates minimize, and over which parameters.
+    public let objective: TrainingObjective
     public let optimizer: AdamW
     /// Number of updates applied so far.
     public var step: Int { optimizer.step }
 
-    public init(config: TrainConfig) throws {
+    /// A fresh model trained on its next-state prediction error over the parameters
+    /// `config.trainable` names (all by default).
+    public convenience init(config: TrainConfig) throws {
+        try config.validate()
+        let model = try Transformer(config: config.model, seed: config.seed, dtype: .float32)
+        try self.init(config: config, model: model,
+                      objective: NextStatePrediction(model: model, tokens: config.tokens, trainable: config.trainable))
+    }
+
+    /// Trains `objective` (which may read `model`, frozen or not) with the configuration's
+    /// task, batches, schedule and optimizer.
+    public init(config: TrainConfig, model: Transformer, objective: TrainingObjective) throws {
         try config.validate()
         self.config = config
         task = try config.task.makeTask(seed: config.seed)
-        model = try Transformer(config: config.model, seed: config.seed, dtype: .float32)
-        optimizer = AdamW(parameters: model.parameters, settings: config.optimizer)
+        self.model = model
+        self.objective = objective
+        optimizer = AdamW(parameters: objective.parameters, settings: config.optimizer)
     }
 
     public struct StepResult {
@@ -49,41 +63,30 @@ public final class Trainer {
     /// Forward, backward and update on a given batch.
     public func update(on batch: SequenceBatch) throws -> StepResult {
         let k = step
-        try checkMesaLambdas(step: k + 1)
+        try objective.checkParameters(step: k + 1)
         let lossValue: Double
         do {
-            let loss = halfSquaredError(model(config.tokens.tokens(from: batch.inputs)), batch.targets)
+            let loss = objective.loss(on: batch)
             lossValue = loss.value.item
             guard lossValue.isFinite else { throw TrainingError.diverged(step: k + 1, what: "loss is \(lossValue)") }
             loss.backward()
         }
         let norm = optimizer.gradientNorm()
         guard norm.isFinite else {
-            for p in model.parameters { p.variable.grad = nil }
+            for p in objective.parameters { p.variable.grad = nil }
             throw TrainingError.diverged(step: k + 1, what: "gradient norm is \(norm)")
         }
         let lr = config.schedule(k)
         optimizer.update(learningRate: lr, clipping: config.clipping)
-        try checkMesaLambdas(step: k + 1)
+        try objective.checkParameters(step: k + 1)
         return StepResult(step: k + 1, loss: lossValue, gradientNorm: norm, learningRate: lr)
-    }
-
-    /// The mesa-layers' λ must stay positive and finite (R_0 = λI is the inverse of the
-    /// regularizer); names the layer and head when one does not.
-    func checkMesaLambdas(step: Int) throws {
-        for (l, block) in model.blocks.enumerated() {
-            guard let lambda = block.attention.lambda else { continue }
-            for (h, v) in lambda.value.doubles.enumerated() where !(v > 0 && v.isFinite) {
-                throw TrainingError.diverged(step: step, what: "layer \(l + 1) (mesa), head \(h + 1): λ = \(v), which must stay positive and finite")
-            }
-        }
     }
 
     /// Mean loss on the held-out batch.
     public func evaluate() -> Double {
         let batch = testBatch
         return Variable.withoutGradients {
-            halfSquaredError(model(config.tokens.tokens(from: batch.inputs)), batch.targets).value.item
+            objective.loss(on: batch).value.item
         }
     }
 
@@ -91,7 +94,7 @@ public final class Trainer {
 
     /// Model parameters, optimizer moments and the step, as one safetensors file.
     public func checkpoint() -> Safetensors.File {
-        var tensors = model.stateTensors
+        var tensors = objective.stateTensors
         tensors.merge(optimizer.stateTensors) { a, _ in a }
         return Safetensors.File(tensors: tensors, metadata: ["step": String(step), "format": "mesa-checkpoint-1",
                                                              "config": config.jsonString()])
@@ -102,7 +105,7 @@ public final class Trainer {
         guard let s = file.metadata["step"], let k = Int(s), k >= 0 else {
             throw ModelError.checkpointMismatch("no step in the checkpoint's metadata")
         }
-        try model.load(file.tensors)
+        try objective.load(file.tensors)
         try optimizer.load(file.tensors, step: k)
     }
 }

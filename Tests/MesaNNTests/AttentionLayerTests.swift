@@ -23,6 +23,9 @@ import MesaNN
         Case(kind: .mesa, batch: 13, length: 11, width: 7, peWidth: 2, heads: 3, keySize: 5, valueSize: 9, forget: 0.9),
         Case(kind: .mesa, batch: 3, length: 20, width: 8, peWidth: 0, heads: 2, keySize: 4, valueSize: 4, normalize: true),
         Case(kind: .linear, batch: 3, length: 20, width: 8, peWidth: 2, heads: 2, keySize: 4, valueSize: 4, normalize: true),
+        Case(kind: .delta, batch: 3, length: 50, width: 12, peWidth: 0, heads: 2, keySize: 20, valueSize: 20),
+        Case(kind: .delta, batch: 13, length: 11, width: 7, peWidth: 2, heads: 3, keySize: 5, valueSize: 9),
+        Case(kind: .delta, batch: 3, length: 20, width: 8, peWidth: 0, heads: 2, keySize: 4, valueSize: 4, normalize: true),
     ]
 
     func layer(_ c: Case, dtype: DType) -> (SelfAttention, Tensor, Tensor) {
@@ -61,17 +64,22 @@ import MesaNN
         }
     }
 
+    /// Every registered kind, with and without normalized queries and keys (and the
+    /// mesa-layer with forgetting).
     @Test func backwardMatchesFiniteDifferences() {
-        for (kind, forget, normalize) in [(LayerKind.linear, 1.0, false), (.softmax, 1, false), (.mesa, 1, false),
-                                          (.mesa, 0.85, true), (.linear, 1, true)] {
+        let variants: [(LayerKind, Double, Bool)] = AttentionKinds.names.flatMap { name -> [(LayerKind, Double, Bool)] in
+            [(LayerKind(rawValue: name), 1.0, false), (LayerKind(rawValue: name), 1.0, true)]
+        } + [(LayerKind.mesa, 0.85, true)]
+        for (kind, forget, normalize) in variants {
             let c = Case(kind: kind, batch: 2, length: 6, width: 5, peWidth: 2, heads: 2, keySize: 3, valueSize: 2,
                          forget: forget, normalize: normalize)
             let (attn, x, qk) = layer(c, dtype: .float64)
             let r = GradCheck.projection(for: [2, 6, 5])
             let params = attn.parameters(prefix: "").map(\.variable)
             let errors = GradCheck.relativeErrors([x, qk] + params.map(\.value)) { v in
-                dot(attentionLayer(attn.spec, v[0], queryKeyInput: v[1], wq: v[2], wk: v[3], wv: v[4], p: v[5],
-                                   lambda: kind == .mesa ? v[6] : nil), r)
+                let extra = attn.extraProjection == nil ? 0 : 1
+                return dot(attentionLayer(attn.spec, v[0], queryKeyInput: v[1], wq: v[2], wk: v[3], wv: v[4], p: v[5],
+                                          extraWeight: extra == 1 ? v[6] : nil, headParameters: Array(v[(6 + extra)...])), r)
             }
             for (i, e) in errors.enumerated() { #expect(e < 1e-7, "\(c) input \(i): \(e)") }
         }

@@ -15,7 +15,7 @@ public final class Variable {
     public internal(set) var value: Tensor
     /// dL/d(value) after `backward()`, for leaves that require it.
     public var grad: Tensor?
-    public let requiresGrad: Bool
+    public private(set) var requiresGrad: Bool
     let inputs: [Variable]
     let pullback: ((Tensor) -> [Tensor?])?
 
@@ -35,6 +35,14 @@ public final class Variable {
         self.requiresGrad = needs
         self.inputs = needs ? inputs : []
         self.pullback = needs ? pullback : nil
+    }
+
+    /// Freezes a parameter (no gradient, nothing back-propagated to it) or unfreezes it.
+    /// For leaves only; a graph already built keeps what it recorded.
+    public func setRequiresGrad(_ on: Bool) {
+        precondition(inputs.isEmpty && pullback == nil, "setRequiresGrad is for leaves (parameters)")
+        requiresGrad = on
+        if !on { grad = nil }
     }
 
     /// False inside `withoutGradients` on this thread: operations record nothing.
