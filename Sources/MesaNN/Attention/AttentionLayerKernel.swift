@@ -194,13 +194,27 @@ final class WorkerScratch<S: TensorScalar> {
     deinit { base.deallocate() }
 }
 
+/// The operands both passes read: inputs, stacked projection weights and head parameters.
+struct LayerOperands<S: TensorScalar> {
+    let x: Tensor, qk: Tensor, wQK: Tensor, wVE: Tensor, p: Tensor
+    let parameters: WorkerScratch<S>
+
+    init(_ s: AttentionLayerShape, _ i: AttentionLayerInputs) {
+        x = i.x
+        qk = i.qk
+        wQK = i.stackedQueryKeyWeights(shared: s.sharedInput)
+        wVE = s.sharedInput ? i.wv : i.stackedValueWeights
+        p = i.p
+        parameters = headParameterRows(i.headParameters, heads: s.heads, as: S.self)
+    }
+}
+
 // MARK: forward
 
 /// The forward's buffers and its steps for one tile.
 struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
     let core: C, spec: AttentionSpec, s: AttentionLayerShape
-    let x: Tensor, qk: Tensor, wQK: Tensor, wVE: Tensor, p: Tensor
-    let parameters: WorkerScratch<S>
+    let op: LayerOperands<S>
     let qkv: Tensor, o: Tensor, norms: Tensor, weights: Tensor, vectors: Tensor, y: Tensor
     let keepWeights: Bool, keepVectors: Bool
 
@@ -208,12 +222,7 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
         self.core = core
         self.spec = spec
         self.s = s
-        x = i.x
-        qk = i.qk
-        wQK = i.stackedQueryKeyWeights(shared: s.sharedInput)
-        wVE = s.sharedInput ? i.wv : i.stackedValueWeights
-        p = i.p
-        parameters = headParameterRows(i.headParameters, heads: s.heads, as: S.self)
+        op = LayerOperands(s, i)
         keepWeights = C.hasAttentionWeights && (C.keepsWeightsForBackward || record?.weights == true)
         keepVectors = !C.tracedVectors.isEmpty && record?.vectors == true
         let rows = s.batch * s.length
@@ -230,14 +239,14 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
         let buf = qkv.unsafeElements(as: S.self) + r0 * s.qkvWidth
         if s.sharedInput {
             S.gemm(transA: false, transB: true, m: n, n: s.qkvWidth, k: s.width, alpha: 1,
-                   a: x.unsafeElements(as: S.self) + r0 * s.width, lda: s.width, b: wQK.unsafeElements(as: S.self),
+                   a: op.x.unsafeElements(as: S.self) + r0 * s.width, lda: s.width, b: op.wQK.unsafeElements(as: S.self),
                    ldb: s.width, beta: 0, c: buf, ldc: s.qkvWidth)
         } else {
             S.gemm(transA: false, transB: true, m: n, n: 2 * s.hk, k: s.qkWidth, alpha: 1,
-                   a: qk.unsafeElements(as: S.self) + r0 * s.qkWidth, lda: s.qkWidth, b: wQK.unsafeElements(as: S.self),
+                   a: op.qk.unsafeElements(as: S.self) + r0 * s.qkWidth, lda: s.qkWidth, b: op.wQK.unsafeElements(as: S.self),
                    ldb: s.qkWidth, beta: 0, c: buf, ldc: s.qkvWidth)
             S.gemm(transA: false, transB: true, m: n, n: s.hv + s.he, k: s.width, alpha: 1,
-                   a: x.unsafeElements(as: S.self) + r0 * s.width, lda: s.width, b: wVE.unsafeElements(as: S.self),
+                   a: op.x.unsafeElements(as: S.self) + r0 * s.width, lda: s.width, b: op.wVE.unsafeElements(as: S.self),
                    ldb: s.width, beta: 0, c: buf + 2 * s.hk, ldc: s.qkvWidth)
         }
     }
@@ -261,7 +270,7 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
                     weights: keepWeights ? weights.unsafeElements(as: S.self) + (b * heads + h) * t * tp : nil,
                     vectors: keepVectors ? vectors.unsafeElements(as: S.self) + b * t * vectors.shape[2] + h * s.keySize : nil,
                     vectorRowStride: vectors.shape[2], vectorSpacing: s.hk)
-                core.forward(s.head(h, in: buf + b * t * s.qkvWidth), parameters: parameters.base + h * s.parametersPerHead,
+                core.forward(s.head(h, in: buf + b * t * s.qkvWidth), parameters: op.parameters.base + h * s.parametersPerHead,
                              out: out + b * t * s.hv + h * s.valueSize, outStride: s.hv, scratch: scratch, record: record)
             }
         }
@@ -270,7 +279,7 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
     /// Y = O Pᵀ for rows r0..<r0+n.
     func projectOut(rows r0: Int, count n: Int) {
         S.gemm(transA: false, transB: true, m: n, n: s.width, k: s.hv, alpha: 1,
-               a: o.unsafeElements(as: S.self) + r0 * s.hv, lda: s.hv, b: p.unsafeElements(as: S.self), ldb: s.hv,
+               a: o.unsafeElements(as: S.self) + r0 * s.hv, lda: s.hv, b: op.p.unsafeElements(as: S.self), ldb: s.hv,
                beta: 0, c: y.unsafeElements(as: S.self) + r0 * s.width, ldc: s.width)
     }
 
@@ -300,8 +309,8 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
 /// thread count).
 struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
     let core: C, spec: AttentionSpec, s: AttentionLayerShape
-    let dy: Tensor, x: Tensor, qk: Tensor, wQK: Tensor, wVE: Tensor, p: Tensor, saved: AttentionLayerSaved
-    let parameters: WorkerScratch<S>
+    let op: LayerOperands<S>
+    let dy: Tensor, saved: AttentionLayerSaved
     let dx: Tensor, dqk: Tensor
     /// Per part: d[W_Q; W_K; W_V; W_E] (or d[W_Q; W_K] and d[W_V; W_E]), dP and d(head parameters).
     let partSize: Int
@@ -320,13 +329,8 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
         self.spec = spec
         self.s = s
         self.dy = dy
-        x = i.x
-        qk = i.qk
-        wQK = i.stackedQueryKeyWeights(shared: s.sharedInput)
-        wVE = s.sharedInput ? i.wv : i.stackedValueWeights
-        p = i.p
+        op = LayerOperands(s, i)
         self.saved = saved
-        parameters = headParameterRows(i.headParameters, heads: s.heads, as: S.self)
         dx = Tensor(uninitializedShape: i.x.shape, dtype: S.dtype)
         dqk = s.sharedInput ? Tensor(zeros: i.qk.shape, dtype: S.dtype) : Tensor(uninitializedShape: i.qk.shape, dtype: S.dtype)
         parts = Parallel.split(s.batch, parts: Parallel.reductionParts)
@@ -339,7 +343,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
     func outputProjectionBackward(rows r0: Int, count n: Int, dO: UnsafeMutablePointer<S>, dP: UnsafeMutablePointer<S>) {
         let dyRows = dy.unsafeElements(as: S.self) + r0 * s.width
         S.gemm(transA: false, transB: false, m: n, n: s.hv, k: s.width, alpha: 1, a: dyRows, lda: s.width,
-               b: p.unsafeElements(as: S.self), ldb: s.hv, beta: 0, c: dO, ldc: s.hv)
+               b: op.p.unsafeElements(as: S.self), ldb: s.hv, beta: 0, c: dO, ldc: s.hv)
         S.gemm(transA: true, transB: false, m: s.width, n: s.hv, k: n, alpha: 1, a: dyRows, lda: s.width,
                b: saved.o.unsafeElements(as: S.self) + r0 * s.hv, ldb: s.hv, beta: 1, c: dP, ldc: s.hv)
     }
@@ -355,7 +359,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
             let local = (b - b0) * t
             for h in 0..<heads {
                 core.backward(s.head(h, in: qkvRows + b * t * s.qkvWidth),
-                              parameters: parameters.base + h * pp,
+                              parameters: op.parameters.base + h * pp,
                               dOut: dO + local * s.hv + h * s.valueSize, doutStride: s.hv,
                               grad: s.head(h, in: dQKV + local * s.qkvWidth), dParameters: dParameters + h * pp,
                               scratch: scratch, weights: weights.map { UnsafePointer($0 + (b * heads + h) * t * tp) })
@@ -375,22 +379,22 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
 
     /// Input gradients and the projection weights' gradients of rows r0..<r0+n.
     func projectionBackward(rows r0: Int, count n: Int, dQKV: UnsafeMutablePointer<S>, dW: UnsafeMutablePointer<S>) {
-        let w3 = s.qkvWidth, xRows = x.unsafeElements(as: S.self) + r0 * s.width
+        let w3 = s.qkvWidth, xRows = op.x.unsafeElements(as: S.self) + r0 * s.width
         if s.sharedInput {
             // dX = d[Q K V E] [W_Q; W_K; W_V; W_E];  d[W_Q; W_K; W_V; W_E] += d[Q K V E]ᵀ X
             S.gemm(transA: false, transB: false, m: n, n: s.width, k: w3, alpha: 1, a: dQKV, lda: w3,
-                   b: wQK.unsafeElements(as: S.self), ldb: s.width, beta: 0,
+                   b: op.wQK.unsafeElements(as: S.self), ldb: s.width, beta: 0,
                    c: dx.unsafeElements(as: S.self) + r0 * s.width, ldc: s.width)
             S.gemm(transA: true, transB: false, m: w3, n: s.width, k: n, alpha: 1, a: dQKV, lda: w3,
                    b: xRows, ldb: s.width, beta: 1, c: dW, ldc: s.width)
         } else {
             // dX_qk = d[Q K] [W_Q; W_K];  dX = d[V E] [W_V; W_E];  and the weight gradients.
-            let qkRows = qk.unsafeElements(as: S.self) + r0 * s.qkWidth, ve = s.hv + s.he
+            let qkRows = op.qk.unsafeElements(as: S.self) + r0 * s.qkWidth, ve = s.hv + s.he
             S.gemm(transA: false, transB: false, m: n, n: s.qkWidth, k: 2 * s.hk, alpha: 1, a: dQKV, lda: w3,
-                   b: wQK.unsafeElements(as: S.self), ldb: s.qkWidth, beta: 0,
+                   b: op.wQK.unsafeElements(as: S.self), ldb: s.qkWidth, beta: 0,
                    c: dqk.unsafeElements(as: S.self) + r0 * s.qkWidth, ldc: s.qkWidth)
             S.gemm(transA: false, transB: false, m: n, n: s.width, k: ve, alpha: 1, a: dQKV + 2 * s.hk, lda: w3,
-                   b: wVE.unsafeElements(as: S.self), ldb: s.width, beta: 0,
+                   b: op.wVE.unsafeElements(as: S.self), ldb: s.width, beta: 0,
                    c: dx.unsafeElements(as: S.self) + r0 * s.width, ldc: s.width)
             S.gemm(transA: true, transB: false, m: 2 * s.hk, n: s.qkWidth, k: n, alpha: 1, a: dQKV, lda: w3,
                    b: qkRows, ldb: s.qkWidth, beta: 1, c: dW, ldc: s.qkWidth)

@@ -7,6 +7,38 @@ import MesaTensor
 // A ⊙ (dA − rowsum(A ⊙ dA)) (softmax): dV = Aᵀ dO, dQ = dS K · scale, dK = dSᵀ Q · scale —
 // the causal products of CausalProducts.swift on one head's gathered panels.
 
+/// A kind whose core is the score core above: it only says whether α is the softmax, and
+/// gives its name and reference.
+public protocol ScoreAttentionCore: AttentionCore {
+    static var usesSoftmax: Bool { get }
+}
+
+extension ScoreAttentionCore {
+    public static var hasAttentionWeights: Bool { true }
+    /// A costs T² per head to keep and as much (and for softmax an exp per entry) to
+    /// recompute; keeping it is faster.
+    public static var keepsWeightsForBackward: Bool { true }
+
+    public func scratchCount(length: Int, keySize: Int, valueSize: Int) -> Int {
+        ScorePanels<Double>.count(length: length, keySize: keySize, valueSize: valueSize)
+    }
+
+    @inline(__always)
+    public func forward<S: TensorScalar>(_ head: HeadView<S>, parameters: UnsafePointer<S>, out: UnsafeMutablePointer<S>,
+                                         outStride: Int, scratch: UnsafeMutablePointer<S>, record: CoreRecord<S>) {
+        scoreCoreForward(softmax: Self.usesSoftmax, head, out: out, outStride: outStride, scratch: scratch,
+                         weights: record.weights)
+    }
+
+    @inline(__always)
+    public func backward<S: TensorScalar>(_ head: HeadView<S>, parameters: UnsafePointer<S>, dOut: UnsafePointer<S>,
+                                          doutStride: Int, grad: HeadView<S>, dParameters: UnsafeMutablePointer<S>,
+                                          scratch: UnsafeMutablePointer<S>, weights: UnsafePointer<S>?) {
+        scoreCoreBackward(softmax: Self.usesSoftmax, head, dOut: dOut, doutStride: doutStride, grad: grad,
+                          scratch: scratch, weights: weights)
+    }
+}
+
 /// One head's panels, carved from the core's scratch in a fixed order.
 struct ScorePanels<S: TensorScalar> {
     let a: UnsafeMutablePointer<S>, dA: UnsafeMutablePointer<S>            // [T][tp]

@@ -5,34 +5,14 @@ import RealModule
 ///   A_{t,t'} = softmax_{t' ≤ t}(k_{t'}ᵀ q_t / √d_k),   out_t = Σ_{t'≤t} A_{t,t'} v_{t'}.
 /// Backward: dA = dO Vᵀ, dS = A ⊙ (dA − rowsum(A ⊙ dA)), dQ = dS K/√d_k, dK = dSᵀ Q/√d_k,
 /// dV = Aᵀ dO (ScoreCore.swift).
-public struct SoftmaxCore: AttentionCore {
+public struct SoftmaxCore: ScoreAttentionCore {
     public static let name = "softmax"
     public static let summary = "softmax attention: out_t = Σ_{t'≤t} softmax_{t'}(k_{t'}ᵀ q_t / √d_k) v_{t'}"
     /// Softmax layers keep raw queries and keys: `normalizeQueryKey` is for linear kinds.
     public static var acceptsQueryKeyNormalization: Bool { false }
-    public static var hasAttentionWeights: Bool { true }
-    /// Recomputing A costs an exp per entry; keeping it is faster.
-    public static var keepsWeightsForBackward: Bool { true }
+    public static let usesSoftmax = true
 
     public init(_ spec: AttentionSpec) {}
-
-    public func scratchCount(length: Int, keySize: Int, valueSize: Int) -> Int {
-        ScorePanels<Double>.count(length: length, keySize: keySize, valueSize: valueSize)
-    }
-
-    @inline(__always)
-    public func forward<S: TensorScalar>(_ head: HeadView<S>, parameters: UnsafePointer<S>, out: UnsafeMutablePointer<S>,
-                                         outStride: Int, scratch: UnsafeMutablePointer<S>, record: CoreRecord<S>) {
-        scoreCoreForward(softmax: true, head, out: out, outStride: outStride, scratch: scratch, weights: record.weights)
-    }
-
-    @inline(__always)
-    public func backward<S: TensorScalar>(_ head: HeadView<S>, parameters: UnsafePointer<S>, dOut: UnsafePointer<S>,
-                                          doutStride: Int, grad: HeadView<S>, dParameters: UnsafeMutablePointer<S>,
-                                          scratch: UnsafeMutablePointer<S>, weights: UnsafePointer<S>?) {
-        scoreCoreBackward(softmax: true, head, dOut: dOut, doutStride: doutStride, grad: grad, scratch: scratch,
-                          weights: weights)
-    }
 
     /// The formula as written: logits k_{t'}ᵀ q_t / √d_k, a max-shifted softmax over t' ≤ t.
     public func reference(_ head: HeadSequence, parameters: [Double]) -> [[Double]] {
