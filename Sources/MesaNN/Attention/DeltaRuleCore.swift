@@ -78,16 +78,17 @@ public struct DeltaRuleCore: AttentionCore {
             let vRow = h.v + step * h.vStride, e = p.errors + step * dvp
             for i in 0..<dv {
                 let from = previous + i * dkp, to = current + i * dkp
-                var u: S = 0
-                for j in 0..<dkp { u += from[j] * kh[j] }
-                e[i] = u - vRow[i]
-                let c = beta * e[i]
-                var o: S = 0
-                for j in 0..<dkp {
-                    let s = from[j] - c * kh[j]
-                    to[j] = s
-                    o += s * p.q[j]
+                var uv = Vec<S>()
+                for c in stride(from: 0, to: dkp, by: 8) { uv = uv.addingProduct(loadVec(from + c), loadVec(kh + c)) }
+                e[i] = uv.sum() - vRow[i]
+                let minusC = Vec<S>(repeating: -beta * e[i])
+                var ov = Vec<S>()
+                for c in stride(from: 0, to: dkp, by: 8) {
+                    let sv = loadVec(from + c).addingProduct(minusC, loadVec(kh + c))
+                    storeVec(sv, to + c)
+                    ov = ov.addingProduct(sv, loadVec(p.q + c))
                 }
+                let o = ov.sum()
                 if let out { out[step * outStride + i] = o }
             }
         }
@@ -109,36 +110,43 @@ public struct DeltaRuleCore: AttentionCore {
         let p = Panels(scratch, length: t, keySize: dk, valueSize: dv)
         recursion(h, p, keepStates: true, out: nil, outStride: 0)
         for i in 0..<stateSize { p.g[i] = 0 }
+        for i in 0..<dvp { p.gk[i] = 0 }
         for step in stride(from: t - 1, through: 0, by: -1) {
             let kh = p.keys + step * dkp, beta = p.beta[step], e = p.errors + step * dvp
             let current = p.states + (step + 1) * stateSize, previous = p.states + step * stateSize
             for j in 0..<dk { p.q[j] = h.q[step * h.qkStride + j] }
             for i in 0..<dv { p.dOut[i] = dOut[step * doutStride + i] }
-            // dq = S_tᵀ dO;  G += dO qᵀ
-            let dq = grad.q + step * grad.qkStride
-            for j in 0..<dk { dq[j] = 0 }
+            // dq = S_tᵀ dO;  G += dO qᵀ   (dq accumulates in dkHat, then is copied out)
+            for c in stride(from: 0, to: dkp, by: 8) { storeVec(Vec<S>(), p.dkHat + c) }
             for i in 0..<dv {
-                let s = current + i * dkp, gRow = p.g + i * dkp, d = p.dOut[i]
-                for j in 0..<dk { dq[j] += s[j] * d }
-                for j in 0..<dkp { gRow[j] += d * p.q[j] }
+                let sRow = current + i * dkp, gRow = p.g + i * dkp, d = Vec<S>(repeating: p.dOut[i])
+                for c in stride(from: 0, to: dkp, by: 8) {
+                    storeVec(loadVec(p.dkHat + c).addingProduct(loadVec(sRow + c), d), p.dkHat + c)
+                    storeVec(loadVec(gRow + c).addingProduct(d, loadVec(p.q + c)), gRow + c)
+                }
             }
+            let dq = grad.q + step * grad.qkStride
+            for j in 0..<dk { dq[j] = p.dkHat[j] }
             // Gk = G k̂;  dv = β Gk;  dβ = −eᵀ Gk
             var dBeta: S = 0
             for i in 0..<dv {
                 let gRow = p.g + i * dkp
-                var s: S = 0
-                for j in 0..<dkp { s += gRow[j] * kh[j] }
+                var sv = Vec<S>()
+                for c in stride(from: 0, to: dkp, by: 8) { sv = sv.addingProduct(loadVec(gRow + c), loadVec(kh + c)) }
+                let s = sv.sum()
                 p.gk[i] = s
                 grad.v[step * grad.vStride + i] = beta * s
                 dBeta -= e[i] * s
             }
             // dk̂ = −β (Gᵀ e + S_{t−1}ᵀ Gk);  G ← G − β Gk k̂ᵀ
-            for j in 0..<dkp { p.dkHat[j] = 0 }
+            for c in stride(from: 0, to: dkp, by: 8) { storeVec(Vec<S>(), p.dkHat + c) }
             for i in 0..<dv {
-                let gRow = p.g + i * dkp, sRow = previous + i * dkp, ei = e[i], gki = p.gk[i], c = beta * gki
-                for j in 0..<dkp {
-                    p.dkHat[j] += gRow[j] * ei + sRow[j] * gki
-                    gRow[j] -= c * kh[j]
+                let gRow = p.g + i * dkp, sRow = previous + i * dkp
+                let ei = Vec<S>(repeating: e[i]), gki = Vec<S>(repeating: p.gk[i]), minusC = Vec<S>(repeating: -beta * p.gk[i])
+                for c in stride(from: 0, to: dkp, by: 8) {
+                    let gv = loadVec(gRow + c)
+                    storeVec(loadVec(p.dkHat + c).addingProduct(gv, ei).addingProduct(loadVec(sRow + c), gki), p.dkHat + c)
+                    storeVec(gv.addingProduct(minusC, loadVec(kh + c)), gRow + c)
                 }
             }
             // Through the normalization and the sigmoid.
