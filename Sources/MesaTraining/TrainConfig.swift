@@ -90,6 +90,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         let edited = try JSONSerialization.data(withJSONObject: root)
         do {
             return try JSONDecoder().decode(TrainConfig.self, from: edited)
+        } catch let error as ModelError {
+            throw ConfigError.invalid("'\(value)' is not a valid value for \(path): \(error)")
         } catch {
             throw ConfigError.invalid("'\(value)' is not a valid value for \(path)")
         }

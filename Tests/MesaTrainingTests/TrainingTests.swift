@@ -179,9 +179,14 @@ import MesaTraining
             _ = try c.setting("model.layers", to: #"["softmax", "bogus"]"#)
             Issue.record("accepted an unknown layer kind")
         } catch {
-            #expect("\(error)".contains("model.layers"))
+            #expect("\(error)".contains("model.layers") && "\(error)".contains(AttentionKinds.names.joined(separator: ", ")))
         }
+        // Every registered kind is accepted, and a kind built in code that is not is refused.
+        for name in AttentionKinds.names { _ = try c.setting("model.layers", to: #"["softmax", "\#(name)"]"#).validate() }
         var bad = c
+        bad.model.layers = [.softmax, LayerKind(rawValue: "bogus")]
+        #expect { try bad.validate() } throws: { "\($0)".contains("layer 2: unknown kind 'bogus'") }
+        bad = c
         bad.model.positionalEncoding = 7
         #expect(throws: (any Error).self) { try bad.validate() }
         bad = c
