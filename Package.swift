@@ -38,8 +38,10 @@ let package = Package(
                 swiftSettings: fast),
         .target(name: "MesaNN", dependencies: ["MesaTensor"], swiftSettings: fast),
         .target(name: "MesaTasks", dependencies: ["MesaTensor"], swiftSettings: fast),
+        // Analyses read checkpoints: MesaAnalysis loads runs through MesaTraining's run directories and
+        // configurations; MesaTraining never imports MesaAnalysis.
         .target(name: "MesaAnalysis",
-                dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
+                dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaTraining"], swiftSettings: fast),
         .target(name: "MesaTraining",
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
         .target(name: "MesaTheory",
@@ -49,7 +51,7 @@ let package = Package(
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaAnalysis", "MesaTraining", "MesaTheory"],
                 swiftSettings: fast),
         .executableTarget(name: "mesa",
-                          dependencies: ["MesaExperiments",
+                          dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fast),
         .testTarget(name: "MesaTensorTests", dependencies: ["MesaTensor"], swiftSettings: fast),
@@ -59,6 +61,8 @@ let package = Package(
         .testTarget(name: "MesaTrainingTests",
                     dependencies: ["MesaTraining", "MesaExperiments"], swiftSettings: fast),
         .testTarget(name: "MesaTheoryTests", dependencies: ["MesaTheory"], swiftSettings: fast),
+        .testTarget(name: "MesaExperimentsTests",
+                    dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTheory"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]
 )
