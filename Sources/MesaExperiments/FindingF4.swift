@@ -50,7 +50,6 @@ public struct FindingF4: Finding {
         var eval: URL?
         var meanLosses: [Double] { curves.map { $0.reduce(0, +) / Double($0.count) } }
         var meanLoss: Double { meanLosses.reduce(0, +) / Double(max(meanLosses.count, 1)) }
-        func meanCurve() -> [Double] { zip(0..., curves[0]).map { t, _ in curves.map { $0[t] }.reduce(0, +) / Double(curves.count) } }
     }
 
     public func run(_ options: ReproductionOptions) throws -> URL {
