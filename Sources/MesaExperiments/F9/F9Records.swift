@@ -55,7 +55,6 @@ extension FindingF9 {
     struct Sampling {
         var count: Int
         var deviations: [Double]
-        var rms: Double { (deviations.map { $0 * $0 }.reduce(0, +) / Double(deviations.count)).squareRoot() }
     }
 
     /// Gaussian σ = 1 runs from (0.5, 1.5) at several training-set sizes.
