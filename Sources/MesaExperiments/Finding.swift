@@ -14,8 +14,9 @@ public protocol Finding {
     var profiles: [String] { get }
     /// The seeds a profile runs when none are given.
     func defaultSeeds(profile: String) -> [UInt64]
-    /// Runs the finding for `options.seeds` (already checked by `seeds(for:)`, never empty) and
-    /// returns the report's URL.
+    /// Checks the options with `seeds(for:)` before anything is trained or written, trains or
+    /// reuses the runs through a `RunCache`, and writes the report with `Report.write`; returns the
+    /// report's URL.
     func run(_ options: ReproductionOptions) throws -> URL
 }
 
