@@ -134,8 +134,8 @@ extension FindingF9 {
     static func scalingSentence(_ m: Measured) -> String {
         let offs = m.scaling.map(\.maxOffDiagonal), spreads = m.scaling.map(\.spread)
         return shrinking(offs) && shrinking(spreads)
-            ? "The off-diagonal entries and the spread of the a_j b_j of the i.i.d. Gaussian runs shrink as m grows:"
-            : "The off-diagonal entries and the spread of the a_j b_j of the i.i.d. Gaussian runs do not both shrink as m grows here:"
+            ? "The off-diagonal entries and the spread of the a_j b_j of the i.i.d. Gaussian runs shrink as m grows."
+            : "The off-diagonal entries and the spread of the a_j b_j of the i.i.d. Gaussian runs do not both shrink as m grows here."
     }
 
     /// The symmetry orbit realizes the expectation identities on a finite set; whether its weights keep the
