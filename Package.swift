@@ -39,8 +39,10 @@ let package = Package(
                 swiftSettings: fast),
         .target(name: "MesaNN", dependencies: ["MesaTensor"], swiftSettings: fast),
         .target(name: "MesaTasks", dependencies: ["MesaTensor"], swiftSettings: fast),
+        // Analyses read checkpoints: MesaAnalysis loads runs through MesaTraining's run directories and
+        // configurations; MesaTraining never imports MesaAnalysis.
         .target(name: "MesaAnalysis",
-                dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
+                dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaTraining"], swiftSettings: fast),
         .target(name: "MesaTraining",
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks"], swiftSettings: fast),
         .target(name: "MesaTheory",
@@ -50,7 +52,7 @@ let package = Package(
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaAnalysis", "MesaTraining", "MesaTheory"],
                 swiftSettings: fast),
         .executableTarget(name: "mesa",
-                          dependencies: ["MesaExperiments", "MesaTraining", "MesaTensor",
+                          dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTensor",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fast),
         .testTarget(name: "MesaTensorTests", dependencies: ["MesaTensor"], swiftSettings: fast),
@@ -61,6 +63,8 @@ let package = Package(
         .testTarget(name: "MesaTrainingTests",
                     dependencies: ["MesaTraining", "MesaExperiments", "MesaNN", "MesaTensor"], swiftSettings: fast),
         .testTarget(name: "MesaTheoryTests", dependencies: ["MesaTheory"], swiftSettings: fast),
+        .testTarget(name: "MesaExperimentsTests",
+                    dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTheory"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,11 +7,13 @@ public enum Figures {
     public enum FigureError: Error, CustomStringConvertible {
         case gnuplotMissing
         case gnuplotFailed(String, String)
+        case badMatrix(String, String)
         public var description: String {
             switch self {
             case .gnuplotMissing:
                 return "gnuplot is not installed (run scripts/setup.sh, or apt-get install gnuplot-nox); the CSV files are written"
             case let .gnuplotFailed(script, why): return "gnuplot failed on \(script): \(why)"
+            case let .badMatrix(csv, why): return "cannot draw \(csv): \(why)"
             }
         }
     }
@@ -73,43 +75,6 @@ public enum Figures {
         """, to: base)
     }
 
-    /// A grid of heat maps of square matrices (CSV files in `matrix` format) on a symmetric
-    /// blue–white–red scale, with lines between the n-blocks of constructed tokens.
-    public static func heatmaps(_ panels: [(title: String, csv: URL, size: Int)], rows: Int, cols: Int,
-                                block: Int?, title: String, to base: URL) throws {
-        var body = """
-        set palette defined (-1 '#2166ac', 0 'white', 1 '#b2182b')
-        set size ratio -1
-        set yrange [*:*] reverse
-        unset key
-        set tics font ',8'
-        set multiplot layout \(rows),\(cols) title '\(title)'
-
-        """
-        for p in panels {
-            let maxAbs = (try? maxAbsolute(p.csv)) ?? 1
-            var lines = ""
-            if let n = block, n > 0, n < p.size {
-                for k in stride(from: n, to: p.size, by: n) {
-                    let at = Double(k) - 0.5
-                    lines += "set arrow from \(at),-0.5 to \(at),\(Double(p.size) - 0.5) nohead lc rgb 'gray40' front\n"
-                    lines += "set arrow from -0.5,\(at) to \(Double(p.size) - 0.5),\(at) nohead lc rgb 'gray40' front\n"
-                }
-            }
-            body += """
-            unset arrow
-            \(lines)set title '\(p.title)' font ',10'
-            set cbrange [\(-max(maxAbs, 1e-12)):\(max(maxAbs, 1e-12))]
-            set xrange [-0.5:\(Double(p.size) - 0.5)]
-            set yrange [\(Double(p.size) - 0.5):-0.5]
-            plot '\(p.csv.path)' matrix with image
-
-            """
-        }
-        body += "unset multiplot\n"
-        try render(body, to: base, size: (420 * cols, 380 * rows + 40))
-    }
-
     /// Attention maps (non-negative, rows sum to one) side by side: query position down,
     /// key position across.
     public static func attentionMaps(_ panels: [(title: String, csv: URL, size: Int)], title: String, to base: URL) throws {
@@ -135,10 +100,5 @@ public enum Figures {
         }
         body += "unset multiplot\n"
         try render(body, to: base, size: (380 * panels.count, 420))
-    }
-
-    static func maxAbsolute(_ csv: URL) throws -> Double {
-        let text = try String(contentsOf: csv, encoding: .utf8)
-        return text.split(whereSeparator: { $0 == "," || $0 == "\n" }).compactMap { Double($0) }.map(abs).max() ?? 1
     }
 }

@@ -1,13 +1,58 @@
 import Foundation
-import MesaTensor
 import MesaTraining
+
+/// A reproduced finding of SPEC §8: it trains (or reuses) its runs, measures, draws, and writes
+/// OUT/NAME/report.md with one row per claim, the measured number beside its threshold.
+/// `Findings.all` lists every finding; `mesa reproduce` and its help are generated from it.
+public protocol Finding {
+    /// The SPEC §8 id: "F1", "F4", …
+    var name: String { get }
+    /// What the finding claims, in one line (the list in `mesa reproduce --help`).
+    var claim: String { get }
+    /// The profiles it runs at, the default first: "quick" (minutes here) and "paper" (the
+    /// papers' settings, longer).
+    var profiles: [String] { get }
+    /// The seeds a profile runs when none are given.
+    func defaultSeeds(profile: String) -> [UInt64]
+    /// Checks the options with `seeds(for:)` before anything is trained or written, trains or
+    /// reuses the runs through a `RunCache`, and writes the report with `Report.write`; returns the
+    /// report's URL.
+    func run(_ options: ReproductionOptions) throws -> URL
+}
+
+extension Finding {
+    /// The seeds to run: the options' own, or the profile's defaults. Refuses an unknown profile,
+    /// an empty seed list and a repeated seed before anything is trained or written: a report
+    /// over no runs would say every claim held.
+    public func seeds(for options: ReproductionOptions) throws -> [UInt64] {
+        guard profiles.contains(options.profile) else {
+            throw ReproductionError.unknownProfile(finding: name, profile: options.profile, known: profiles)
+        }
+        guard let seeds = options.seeds else { return defaultSeeds(profile: options.profile) }
+        guard !seeds.isEmpty else { throw ReproductionError.emptySeeds(finding: name) }
+        if let repeated = seeds.first(where: { s in seeds.filter { $0 == s }.count > 1 }) {
+            throw ReproductionError.repeatedSeed(finding: name, seed: repeated)
+        }
+        return seeds
+    }
+
+    /// OUT/NAME: the finding's folder of runs, figures and report.
+    public func root(_ options: ReproductionOptions) -> URL { options.outputRoot.appendingPathComponent(name) }
+
+    /// The command that reproduces a report, as the report prints it.
+    func command(_ options: ReproductionOptions) -> String {
+        "mesa reproduce \(name) --profile \(options.profile)"
+            + (options.seeds.map { " --seeds " + $0.map(String.init).joined(separator: ",") } ?? "")
+    }
+}
 
 /// Options every `mesa reproduce` finding takes.
 public struct ReproductionOptions {
-    /// "quick" (minutes on a laptop-class CPU) or "paper" (the papers' settings, longer).
+    /// One of the finding's `profiles`.
     public var profile: String
     /// Where the finding's folder goes (results/F1, …).
     public var outputRoot: URL
+    /// nil: the profile's default seeds.
     public var seeds: [UInt64]?
     /// Retrain even when a finished run is already there.
     public var fresh: Bool
@@ -22,41 +67,34 @@ public struct ReproductionOptions {
         self.progress = progress
     }
 
-    public func requireProfile(_ known: [String]) throws {
-        guard known.contains(profile) else {
-            throw ConfigError.invalid("unknown profile '\(profile)'; known: \(known.joined(separator: ", "))")
-        }
-    }
+    /// The run cache of a finding's folder under these options.
+    public func runCache(_ root: URL) -> RunCache { RunCache(root: root, fresh: fresh, progress: progress) }
 }
 
-/// One claim of a finding with what was measured and whether it held.
-public struct Claim: Codable {
-    public let statement: String
-    public let measured: String
-    public let holds: Bool
+/// Why a reproduction did not start or did not finish; each names the option or run at fault.
+public enum ReproductionError: Error, CustomStringConvertible {
+    case unknownFinding(String, known: [String])
+    case unknownProfile(finding: String, profile: String, known: [String])
+    case emptySeeds(finding: String)
+    case repeatedSeed(finding: String, seed: UInt64)
+    case tooManySeeds(finding: String, count: Int, most: Int)
+    case otherConfiguration(String)
+    case interrupted(String)
+    case emptyReport(String)
 
-    public var markdownRow: String { "| \(statement) | \(measured) | \(holds ? "matched" : "**not matched**") |" }
-}
-
-/// Trains `config` into `dir` unless a finished run with the same configuration is already
-/// there (then reuses it); resumes an interrupted one.
-public func trainOrReuse(_ config: TrainConfig, in dir: RunDirectory, fresh: Bool, progress: Bool, label: String) throws {
-    if fresh, FileManager.default.fileExists(atPath: dir.url.path) {
-        try FileManager.default.removeItem(at: dir.url)
-    }
-    if dir.exists {
-        let saved = try dir.readConfig()
-        if saved == config, dir.hasCheckpoint,
-           let step = Int(try dir.readCheckpoint().metadata["step"] ?? ""), step >= config.steps {
-            if progress { FileHandle.standardError.write(Data("\(label): reusing the finished run in \(dir.url.path)\n".utf8)) }
-            return
+    public var description: String {
+        switch self {
+        case let .unknownFinding(name, known): return "unknown finding '\(name)'; available: \(known.joined(separator: ", "))"
+        case let .unknownProfile(finding, profile, known):
+            return "\(finding): unknown profile '\(profile)'; known: \(known.joined(separator: ", "))"
+        case let .emptySeeds(finding):
+            return "\(finding): the seed list is empty; give at least one seed (--seeds 0) or leave --seeds out for the profile's defaults"
+        case let .repeatedSeed(finding, seed): return "\(finding): seed \(seed) is listed twice in --seeds"
+        case let .tooManySeeds(finding, count, most): return "\(finding) runs at most \(most) seed(s) at a time; --seeds lists \(count)"
+        case let .otherConfiguration(path):
+            return "\(path) holds a run with another configuration; pass --fresh to replace it, or choose another --out"
+        case let .interrupted(run): return "\(run) was interrupted; run the same command again to resume"
+        case let .emptyReport(path): return "refusing to write \(path): the report has no claims"
         }
-        if saved == config {
-            _ = try TrainingRun.run(config: config, in: dir, resume: true, progress: progress, label: label)
-            return
-        }
-        throw TrainingError.configMismatch("\(dir.url.path) holds a run with another configuration; pass --fresh to replace it")
     }
-    let summary = try TrainingRun.run(config: config, in: dir, resume: false, progress: progress, label: label)
-    if summary.outcome == .interrupted { throw TrainingError.noRun("interrupted; run the same command again to resume") }
 }

@@ -1,19 +1,28 @@
 import Foundation
-import MesaTensor
 import MesaAnalysis
+import MesaTensor
 import MesaTraining
 
-/// F1 ([VO] §3, Prop. 1): a one-layer linear self-attention trained on the LDS task with
-/// masked constructed tokens reaches GD-1's loss at every position, its weights show the
+/// F1 ([VO] §3, Prop. 1; SPEC §8): a one-layer linear self-attention trained on the LDS task
+/// with masked constructed tokens reaches GD-1's loss at every position, its weights show the
 /// Prop. 1 block structure, and RevAlg-1 (scalars read off the weights) matches it.
-public enum FindingF1 {
-    public static let profiles = ["quick", "paper"]
+public struct FindingF1: Finding {
+    public let name = "F1"
+    public let claim = "linear-1 on constructed tokens implements one step of gradient descent (GD-1, Prop. 1, RevAlg-1)"
+    public let profiles = ["quick", "paper"]
+    public init() {}
+
+    public func defaultSeeds(profile: String) -> [UInt64] { profile == "paper" ? [0, 1, 2, 3, 4] : [0] }
+
     /// Largest per-position relative gap counted as "within a few percent".
     public static let gapTolerance = 0.05
     /// Minimum share of a head's squared norm in the Prop. 1 blocks, and of those blocks on
     /// their diagonals.
     public static let blockShareThreshold = 0.5
     public static let diagonalShareThreshold = 0.9
+    /// Share of GD-1's gap to the model that RevAlg-1 must close for the report to say its extra
+    /// terms account for most of it.
+    public static let mostOfTheGap = 0.5
 
     public static func config(profile: String, seed: UInt64) throws -> TrainConfig {
         var c = try Presets.config("linear-1")
@@ -25,55 +34,123 @@ public enum FindingF1 {
         return c
     }
 
-    public static func run(_ options: ReproductionOptions) throws -> URL {
-        try options.requireProfile(profiles)
-        let root = options.outputRoot.appendingPathComponent("F1")
-        let seeds = options.seeds ?? (options.profile == "paper" ? [0, 1, 2, 3, 4] : [0])
-        var results: [(seed: UInt64, summary: Evaluation.Summary, table: [String: [Double]], eval: URL)] = []
+    /// What F1's claims read off one seed's evaluation.
+    public struct Measured: Codable, Equatable {
+        /// max_t |L_model(t) − L(t)| / L(t) against GD-1 and against RevAlg-1.
+        public var maxGapToGDOne: Double
+        public var maxGapToRevAlgOne: Double
+        public var meanLossModel: Double, meanLossGDOne: Double, meanLossRevAlgOne: Double
+        /// GD-1's line-searched η, and Σ_h (KQ block scale)(PV block scale) of the model's heads.
+        public var gdOneStepSize: Double
+        public var headStepSizeSum: Double
+        /// Smallest over the heads (SPEC §5: Prop. 1 structure).
+        public var keyQueryBlockShare: Double, keyQueryDiagonalShare: Double
+        public var projectionValueBlockShare: Double, projectionValueDiagonalShare: Double
+        /// 1 − mean_t |L_model − L_RevAlg1| / mean_t |L_model − L_GD1|: the share of GD-1's gap to the
+        /// model that RevAlg-1's extra terms close.
+        public var revAlgGapClosed: Double
+
+        public init(maxGapToGDOne: Double, maxGapToRevAlgOne: Double, meanLossModel: Double, meanLossGDOne: Double,
+                    meanLossRevAlgOne: Double, gdOneStepSize: Double, headStepSizeSum: Double,
+                    keyQueryBlockShare: Double, keyQueryDiagonalShare: Double, projectionValueBlockShare: Double,
+                    projectionValueDiagonalShare: Double, revAlgGapClosed: Double) {
+            self.maxGapToGDOne = maxGapToGDOne
+            self.maxGapToRevAlgOne = maxGapToRevAlgOne
+            self.meanLossModel = meanLossModel
+            self.meanLossGDOne = meanLossGDOne
+            self.meanLossRevAlgOne = meanLossRevAlgOne
+            self.gdOneStepSize = gdOneStepSize
+            self.headStepSizeSum = headStepSizeSum
+            self.keyQueryBlockShare = keyQueryBlockShare
+            self.keyQueryDiagonalShare = keyQueryDiagonalShare
+            self.projectionValueBlockShare = projectionValueBlockShare
+            self.projectionValueDiagonalShare = projectionValueDiagonalShare
+            self.revAlgGapClosed = revAlgGapClosed
+        }
+
+        public init(_ s: Evaluation.Summary, table: [String: [Double]]) {
+            let heads = s.structure.first ?? []
+            func meanGap(_ method: String) -> Double {
+                guard let model = table["model"], let other = table[method] else { return .nan }
+                return zip(model, other).map { abs($0 - $1) }.reduce(0, +) / Double(model.count)
+            }
+            self.init(maxGapToGDOne: s.maxRelativeGapToGDOne, maxGapToRevAlgOne: s.maxRelativeGapToRevAlgOne ?? .infinity,
+                      meanLossModel: s.meanLoss["model"] ?? .nan, meanLossGDOne: s.meanLoss["gd1"] ?? .nan,
+                      meanLossRevAlgOne: s.meanLoss["revalg1"] ?? .nan, gdOneStepSize: s.gdOneStepSize,
+                      headStepSizeSum: heads.map(\.stepSize).reduce(0, +),
+                      keyQueryBlockShare: heads.map(\.keyQueryBlockShare).min() ?? 0,
+                      keyQueryDiagonalShare: heads.map(\.keyQueryDiagonalShare).min() ?? 0,
+                      projectionValueBlockShare: heads.map(\.projectionValueBlockShare).min() ?? 0,
+                      projectionValueDiagonalShare: heads.map(\.projectionValueDiagonalShare).min() ?? 0,
+                      revAlgGapClosed: 1 - meanGap("revalg1") / meanGap("gd1"))
+        }
+    }
+
+    public func run(_ options: ReproductionOptions) throws -> URL {
+        let seeds = try seeds(for: options)
+        let root = root(options)
+        let cache = options.runCache(root)
+        var results: [SeedResult] = []
         for seed in seeds {
-            let config = try config(profile: options.profile, seed: seed)
-            let dir = RunDirectory(root.appendingPathComponent("linear-1-s\(seed)"))
-            try trainOrReuse(config, in: dir, fresh: options.fresh, progress: options.progress, label: "F1 seed \(seed)")
+            let dir = try cache.train(Self.config(profile: options.profile, seed: seed), name: "linear-1-s\(seed)",
+                                      label: "F1 seed \(seed)")
             let evaluation = try Evaluation(runDirectory: dir)
             let (summary, table) = try evaluation.run()
-            results.append((seed, summary, table, evaluation.outputDirectory))
+            results.append(SeedResult(seed: seed, summary: summary, table: table, eval: evaluation.outputDirectory))
         }
         let report = root.appendingPathComponent("report.md")
-        try writeReport(results.map { ($0.seed, $0.summary, $0.table, $0.eval) }, options: options, to: report)
+        try writeReport(results, options: options, to: report)
         return report
     }
 
-    static func claims(_ s: Evaluation.Summary) -> [Claim] {
-        let heads = s.structure.first ?? []
-        let kqShare = heads.map(\.keyQueryBlockShare).min() ?? 0
-        let pvShare = heads.map(\.projectionValueBlockShare).min() ?? 0
-        let kqDiag = heads.map(\.keyQueryDiagonalShare).min() ?? 0
-        let pvDiag = heads.map(\.projectionValueDiagonalShare).min() ?? 0
-        let eta = heads.map(\.stepSize).reduce(0, +)
-        let revGap = s.maxRelativeGapToRevAlgOne ?? .infinity
-        return [
+    struct SeedResult {
+        let seed: UInt64
+        let summary: Evaluation.Summary
+        let table: [String: [Double]]
+        let eval: URL
+        var measured: Measured { Measured(summary, table: table) }
+    }
+
+    /// F1's claims for one seed, from its measured numbers alone.
+    public static func claims(_ m: Measured) -> [Claim] {
+        [
             Claim(statement: "model's loss within \(Int(gapTolerance * 100))% of GD-1's at every position",
                   measured: String(format: "largest gap %.2f%%; mean loss %.5f (model) vs %.5f (GD-1, η = %.4g)",
-                                   100 * s.maxRelativeGapToGDOne, s.meanLoss["model"] ?? .nan, s.meanLoss["gd1"] ?? .nan,
-                                   s.gdOneStepSize),
-                  holds: s.maxRelativeGapToGDOne <= gapTolerance),
+                                   100 * m.maxGapToGDOne, m.meanLossModel, m.meanLossGDOne, m.gdOneStepSize),
+                  holds: m.maxGapToGDOne <= gapTolerance),
             Claim(statement: "W_KᵀW_Q of every head concentrated in the (key s_{t'−1}, query s_t) block, as c·I",
-                  measured: String(format: "smallest block share %.2f, diagonal share %.3f", kqShare, kqDiag),
-                  holds: kqShare >= blockShareThreshold && kqDiag >= diagonalShareThreshold),
+                  measured: String(format: "smallest block share %.2f, diagonal share %.3f", m.keyQueryBlockShare,
+                                   m.keyQueryDiagonalShare),
+                  holds: m.keyQueryBlockShare >= blockShareThreshold && m.keyQueryDiagonalShare >= diagonalShareThreshold),
             Claim(statement: "P W_V of every head concentrated in the (prediction, value s_{t'}) block, as c·I",
-                  measured: String(format: "smallest block share %.2f, diagonal share %.3f", pvShare, pvDiag),
-                  holds: pvShare >= blockShareThreshold && pvDiag >= diagonalShareThreshold),
+                  measured: String(format: "smallest block share %.2f, diagonal share %.3f", m.projectionValueBlockShare,
+                                   m.projectionValueDiagonalShare),
+                  holds: m.projectionValueBlockShare >= blockShareThreshold
+                      && m.projectionValueDiagonalShare >= diagonalShareThreshold),
             Claim(statement: "the heads' GD step sizes add up to GD-1's line-searched η (within 20%)",
-                  measured: String(format: "Σ_h (KQ block scale)(PV block scale) = %.4g vs η = %.4g", eta, s.gdOneStepSize),
-                  holds: abs(eta - s.gdOneStepSize) <= 0.2 * abs(s.gdOneStepSize)),
+                  measured: String(format: "Σ_h (KQ block scale)(PV block scale) = %.4g vs η = %.4g", m.headStepSizeSum,
+                                   m.gdOneStepSize),
+                  holds: abs(m.headStepSizeSum - m.gdOneStepSize) <= 0.2 * abs(m.gdOneStepSize)),
             Claim(statement: "RevAlg-1 (scalars read off the weights) within \(Int(gapTolerance * 100))% of the model at every position",
-                  measured: String(format: "largest gap %.2f%%; mean loss %.5f", 100 * revGap, s.meanLoss["revalg1"] ?? .nan),
-                  holds: revGap <= gapTolerance),
+                  measured: String(format: "largest gap %.2f%%; mean loss %.5f", 100 * m.maxGapToRevAlgOne, m.meanLossRevAlgOne),
+                  holds: m.maxGapToRevAlgOne <= gapTolerance),
         ]
     }
 
-    static func writeReport(_ results: [(UInt64, Evaluation.Summary, [String: [Double]], URL)],
-                            options: ReproductionOptions, to url: URL) throws {
+    /// The verdict's sentence on RevAlg-1 against GD-1, worded after the share of the gap it closes
+    /// in each seed; empty when RevAlg-1 was not measured.
+    public static func revAlgSentence(_ measured: [(seed: UInt64, m: Measured)]) -> String {
+        let closed = measured.map(\.m.revAlgGapClosed)
+        guard !closed.isEmpty, closed.allSatisfy(\.isFinite) else { return "" }
+        let shares = measured.map { String(format: "%.0f%% (seed %d)", 100 * $0.m.revAlgGapClosed, $0.seed) }
+            .joined(separator: ", ")
+        let head = "RevAlg-1 closes \(shares) of GD-1's mean per-position gap to the model"
+        return closed.allSatisfy { $0 > mostOfTheGap }
+            ? head + ": the small a, b, g, p₂ terms it reads off the weights, absent from plain GD-1, account for most of the remaining gap."
+            : head + ": the terms it adds to GD-1 do not account for most of that gap in every seed."
+    }
+
+    func writeReport(_ results: [SeedResult], options: ReproductionOptions, to url: URL) throws {
         let root = url.deletingLastPathComponent()
         func rel(_ u: URL) -> String { u.path.replacingOccurrences(of: root.path + "/", with: "") }
         var md = """
@@ -84,25 +161,23 @@ public enum FindingF1 {
         Prop. 1 block structure, and RevAlg-1 matches it.
 
         Profile `\(options.profile)`, \(results.count) seed(s). Reproduce with
-        `mesa reproduce F1 --profile \(options.profile)\(options.seeds.map { " --seeds " + $0.map(String.init).joined(separator: ",") } ?? "")`;
+        `\(command(options))`;
         every run directory holds its `config.json`, `metrics.csv` and checkpoint.
 
 
         """
-        var allHold = true
-        let revAlgCloser = results.allSatisfy { ($0.1.maxRelativeGapToRevAlgOne ?? .infinity) < $0.1.maxRelativeGapToGDOne }
-        for (seed, summary, table, eval) in results {
-            let claims = Self.claims(summary)
-            allHold = allHold && claims.allSatisfy(\.holds)
+        var allClaims: [Claim] = []
+        for r in results {
+            let claims = Self.claims(r.measured)
+            allClaims += claims
+            let summary = r.summary
             md += """
-            ## Seed \(seed) (step \(summary.step), \(summary.evalBatchSize) held-out sequences)
+            ## Seed \(r.seed) (step \(summary.step), \(summary.evalBatchSize) held-out sequences)
 
-            | claim | measured | result |
-            |---|---|---|
-            \(claims.map(\.markdownRow).joined(separator: "\n"))
+            \(Claim.table(claims))
 
             ```
-            \(EvaluationReport.table(summary: summary, table: table))
+            \(EvaluationReport.table(summary: summary, table: r.table))
             ```
 
             Per head (Prop. 1 structure):
@@ -113,11 +188,11 @@ public enum FindingF1 {
 
             RevAlg-1 scalars (SPEC §4): \((summary.revAlgOne?.heads ?? []).enumerated().map { h, r in String(format: "head %d: a %.4f, e %.4f, b %.4f, g %.4f, p₁ %.4f, p₂ %.4f", h + 1, r.a, r.e, r.b, r.g, r.p1, r.p2) }.joined(separator: "; ")).
 
-            ![loss per position](\(rel(eval))/per_position_loss.png)
-            ![weights](\(rel(eval))/weights/layer0_heatmaps.png)
+            ![loss per position](\(rel(r.eval))/per_position_loss.png)
+            ![weights](\(rel(r.eval))/weights/layer0_heatmaps.png)
 
-            Data: `\(rel(eval))/per_position_loss.csv`, `\(rel(eval))/weights/*.csv`, `\(rel(eval))/summary.json`;
-            training curve `\(rel(eval))/training_curve.png`.
+            Data: `\(rel(r.eval))/per_position_loss.csv`, `\(rel(r.eval))/weights/*.csv`, `\(rel(r.eval))/summary.json`;
+            training curve `\(rel(r.eval))/training_curve.png`.
 
 
             """
@@ -125,11 +200,11 @@ public enum FindingF1 {
         md += """
         ## Verdict
 
-        \(allHold ? "Every claim held for every seed." : "Not every claim held; the tables above say which and by how much.")
-        Thresholds: per-position gaps ≤ \(Int(gapTolerance * 100))%; block shares ≥ \(blockShareThreshold), diagonal shares ≥ \(diagonalShareThreshold).
-        \(revAlgCloser ? "RevAlg-1 tracks the model more closely than GD-1 does in every seed: the small a, b, g, p₂ terms it reads off the weights, absent from plain GD-1, account for most of the remaining gap." : "")
+        \(allClaims.allSatisfy(\.holds) ? "Every claim held for every seed." : "Not every claim held; the tables above say which and by how much.")
+        Thresholds: per-position gaps ≤ \(Int(Self.gapTolerance * 100))%; block shares ≥ \(Self.blockShareThreshold), diagonal shares ≥ \(Self.diagonalShareThreshold).
+        \(Self.revAlgSentence(results.map { ($0.seed, $0.measured) }))
 
         """
-        try AtomicFile.write(md, to: url)
+        try Report.write(md, claims: allClaims, to: url)
     }
 }

@@ -7,8 +7,13 @@ import MesaTraining
 /// softmax layer followed by one mesa-layer (hybrid-mesa) beats deep stacks of softmax or
 /// linear attention and approaches least squares; a 6-layer linear model comes close to
 /// but does not match one mesa-layer.
-public enum FindingF4 {
-    public static let profiles = ["quick", "paper"]
+public struct FindingF4: Finding {
+    public let name = "F4"
+    public let claim = "the mesa-layer (hybrid-mesa) beats deep softmax and linear stacks and approaches least squares"
+    public let profiles = ["quick", "paper"]
+    public init() {}
+
+    public func defaultSeeds(profile: String) -> [UInt64] { profile == "paper" ? [0, 1, 2, 3, 4] : [0] }
 
     /// The models compared, by preset.
     public static func models(profile: String) -> [String] {
@@ -45,23 +50,20 @@ public enum FindingF4 {
         var eval: URL?
         var meanLosses: [Double] { curves.map { $0.reduce(0, +) / Double($0.count) } }
         var meanLoss: Double { meanLosses.reduce(0, +) / Double(max(meanLosses.count, 1)) }
-        func meanCurve() -> [Double] { zip(0..., curves[0]).map { t, _ in curves.map { $0[t] }.reduce(0, +) / Double(curves.count) } }
     }
 
-    public static func run(_ options: ReproductionOptions) throws -> URL {
-        try options.requireProfile(profiles)
-        let root = options.outputRoot.appendingPathComponent("F4")
-        let seeds = options.seeds ?? (options.profile == "paper" ? [0, 1, 2, 3, 4] : [0])
+    public func run(_ options: ReproductionOptions) throws -> URL {
+        let seeds = try seeds(for: options)
+        let root = root(options)
+        let cache = options.runCache(root)
         var results: [ModelResult] = []
         var configs: [String: TrainConfig] = [:]
-        for preset in models(profile: options.profile) {
+        for preset in Self.models(profile: options.profile) {
             var r = ModelResult(preset: preset)
             for seed in seeds {
-                let config = try config(preset: preset, profile: options.profile, seed: seed)
+                let config = try Self.config(preset: preset, profile: options.profile, seed: seed)
                 configs[preset] = config
-                let dir = RunDirectory(root.appendingPathComponent("\(preset)-s\(seed)"))
-                try trainOrReuse(config, in: dir, fresh: options.fresh, progress: options.progress,
-                                 label: "F4 \(preset) seed \(seed)")
+                let dir = try cache.train(config, name: "\(preset)-s\(seed)", label: "F4 \(preset) seed \(seed)")
                 let evaluation = try Evaluation(runDirectory: dir)
                 let (summary, table) = try evaluation.run()
                 r.curves.append(table["model"]!)
@@ -73,10 +75,80 @@ public enum FindingF4 {
             }
             results.append(r)
         }
-        try writeCurves(results, seeds: seeds, into: root)
+        try Self.writeCurves(results, seeds: seeds, into: root)
         let report = root.appendingPathComponent("report.md")
         try writeReport(results, seeds: seeds, configs: configs, options: options, to: report)
         return report
+    }
+
+    /// What F4's claims read off the runs: every model's mean loss over positions per seed, LSQ's,
+    /// and where softmax-7's first layer attends.
+    public struct Measured: Codable, Equatable {
+        public struct Model: Codable, Equatable {
+            public var preset: String
+            /// Per seed, the mean over positions of the held-out loss.
+            public var meanLosses: [Double]
+            public var meanLoss: Double { meanLosses.reduce(0, +) / Double(max(meanLosses.count, 1)) }
+            public init(preset: String, meanLosses: [Double]) {
+                self.preset = preset
+                self.meanLosses = meanLosses
+            }
+        }
+        public var models: [Model]
+        public var lsqMeanLoss: Double
+        public var length: Int
+        /// softmax-7's first layer: mean attention weight on the current and the previous token.
+        public var softmaxOnCurrent: Double?, softmaxOnPrevious: Double?
+
+        public init(models: [Model], lsqMeanLoss: Double, length: Int, softmaxOnCurrent: Double? = nil,
+                    softmaxOnPrevious: Double? = nil) {
+            self.models = models
+            self.lsqMeanLoss = lsqMeanLoss
+            self.length = length
+            self.softmaxOnCurrent = softmaxOnCurrent
+            self.softmaxOnPrevious = softmaxOnPrevious
+        }
+    }
+
+    /// F4's claims from its measured numbers alone.
+    public static func claims(_ m: Measured) -> [Claim] {
+        guard let hybrid = m.models.first(where: { $0.preset == "hybrid-mesa" }) else {
+            return [Claim(statement: "hybrid-mesa was trained and evaluated", measured: "not among the models", holds: false)]
+        }
+        let byLoss = m.models.sorted { $0.meanLoss < $1.meanLoss }
+        let others = m.models.filter { $0.preset != "hybrid-mesa" }
+        let withoutMesa = others.filter { !$0.preset.contains("mesa") }
+        let deepest = m.models.filter { $0.preset.hasPrefix("linear-deep-") }
+            .max { (Int($0.preset.split(separator: "-").last!) ?? 0) < (Int($1.preset.split(separator: "-").last!) ?? 0) }
+        var claims = [
+            Claim(statement: "hybrid-mesa reaches the lowest mean loss of all models",
+                  measured: "ranking: " + byLoss.map { "\($0.preset) " + String(format: "%.4f", $0.meanLoss) }.joined(separator: " < "),
+                  holds: others.allSatisfy { hybrid.meanLoss < $0.meanLoss }),
+            Claim(statement: "hybrid-mesa beats every stack of softmax or linear layers (the models without a mesa-layer)",
+                  measured: withoutMesa
+                      .map { String(format: "%@ %.4f (×%.2f of hybrid-mesa)", $0.preset, $0.meanLoss, $0.meanLoss / hybrid.meanLoss) }
+                      .joined(separator: "; "),
+                  holds: withoutMesa.allSatisfy { hybrid.meanLoss < $0.meanLoss }),
+            Claim(statement: "hybrid-mesa approaches least squares (mean loss within 2× of LSQ's)",
+                  measured: String(format: "hybrid-mesa %.4f vs LSQ %.4f: ratio %.2f", hybrid.meanLoss, m.lsqMeanLoss,
+                                   hybrid.meanLoss / m.lsqMeanLoss),
+                  holds: hybrid.meanLoss <= 2 * m.lsqMeanLoss),
+        ]
+        if let d = deepest {
+            let ratio = d.meanLoss / hybrid.meanLoss
+            claims.append(Claim(statement: "\(d.preset) comes close to (within 1.5×) but does not match (> 1×) one mesa-layer",
+                                measured: "\(d.preset) " + String(format: "%.4f vs hybrid-mesa %.4f: ratio %.2f", d.meanLoss,
+                                                                   hybrid.meanLoss, ratio),
+                                holds: ratio > 1 && ratio <= 1.5))
+        }
+        if let current = m.softmaxOnCurrent, let previous = m.softmaxOnPrevious {
+            let uniform = 2.0 / Double(m.length)  // a uniform causal row puts ~1/(t+1) on each key
+            claims.append(Claim(statement: "softmax-7's first layer attends to the current and the previous token",
+                                measured: String(format: "mean weight on t: %.3f, on t−1: %.3f (together %.2f of each row; a uniform row would give ~%.2f)",
+                                                 current, previous, current + previous, uniform),
+                                holds: current + previous > 0.5))
+        }
+        return claims
     }
 
     /// per_position_loss.csv: position, then mean/min/max over seeds for each model, and LSQ;
@@ -103,45 +175,18 @@ public enum FindingF4 {
                            to: root.appendingPathComponent("per_position_loss"))
     }
 
-    static func writeReport(_ results: [ModelResult], seeds: [UInt64], configs: [String: TrainConfig],
-                            options: ReproductionOptions, to url: URL) throws {
+    func writeReport(_ results: [ModelResult], seeds: [UInt64], configs: [String: TrainConfig],
+                     options: ReproductionOptions, to url: URL) throws {
         let root = url.deletingLastPathComponent()
         func rel(_ u: URL) -> String { u.path.replacingOccurrences(of: root.path + "/", with: "") }
         let lsqMean = results[0].lsq.reduce(0, +) / Double(results[0].lsq.count)
         let byLoss = results.sorted { $0.meanLoss < $1.meanLoss }
-        let hybrid = results.first { $0.preset == "hybrid-mesa" }!
-        let others = results.filter { $0.preset != "hybrid-mesa" }
-        let deepest = results.filter { $0.preset.hasPrefix("linear-deep-") }
-            .max { Int($0.preset.split(separator: "-").last!)! < Int($1.preset.split(separator: "-").last!)! }
         let softmax = results.first { $0.preset == "softmax-7" }
         let c = configs["hybrid-mesa"]!
-        var claims = [
-            Claim(statement: "hybrid-mesa reaches the lowest mean loss of all models",
-                  measured: "ranking: " + byLoss.map { "\($0.preset) " + String(format: "%.4f", $0.meanLoss) }.joined(separator: " < "),
-                  holds: others.allSatisfy { hybrid.meanLoss < $0.meanLoss }),
-            Claim(statement: "hybrid-mesa beats every stack of softmax or linear layers (the models without a mesa-layer)",
-                  measured: others.filter { !$0.preset.contains("mesa") }
-                      .map { String(format: "%@ %.4f (×%.2f of hybrid-mesa)", $0.preset, $0.meanLoss, $0.meanLoss / hybrid.meanLoss) }
-                      .joined(separator: "; "),
-                  holds: others.filter { !$0.preset.contains("mesa") }.allSatisfy { hybrid.meanLoss < $0.meanLoss }),
-            Claim(statement: "hybrid-mesa approaches least squares (mean loss within 2× of LSQ's)",
-                  measured: String(format: "hybrid-mesa %.4f vs LSQ %.4f: ratio %.2f", hybrid.meanLoss, lsqMean, hybrid.meanLoss / lsqMean),
-                  holds: hybrid.meanLoss <= 2 * lsqMean),
-        ]
-        if let d = deepest {
-            let ratio = d.meanLoss / hybrid.meanLoss
-            claims.append(Claim(statement: "\(d.preset) comes close to (within 1.5×) but does not match (> 1×) one mesa-layer",
-                                measured: "\(d.preset) " + String(format: "%.4f vs hybrid-mesa %.4f: ratio %.2f", d.meanLoss,
-                                                                   hybrid.meanLoss, ratio),
-                                holds: ratio > 1 && ratio <= 1.5))
-        }
-        if let s = softmax, let first = s.attention.first {
-            let uniform = 2.0 / Double(c.length)  // a uniform causal row puts ~1/(t+1) on each key
-            claims.append(Claim(statement: "softmax-7's first layer attends to the current and the previous token",
-                                measured: String(format: "mean weight on t: %.3f, on t−1: %.3f (together %.2f of each row; a uniform row would give ~%.2f)",
-                                                 first.onCurrent, first.onPrevious, first.onCurrent + first.onPrevious, uniform),
-                                holds: first.onCurrent + first.onPrevious > 0.5))
-        }
+        let claims = Self.claims(Measured(models: results.map { .init(preset: $0.preset, meanLosses: $0.meanLosses) },
+                                          lsqMeanLoss: lsqMean, length: c.length,
+                                          softmaxOnCurrent: softmax?.attention.first?.onCurrent,
+                                          softmaxOnPrevious: softmax?.attention.first?.onPrevious))
         var md = """
         # F4: the mesa-layer beats deep softmax and linear stacks
 
@@ -151,12 +196,10 @@ public enum FindingF4 {
 
         Profile `\(options.profile)`: \(seeds.count) seed(s); each model trained \(c.steps) steps at batch \(c.batchSize),
         peak learning rate \(c.schedule.peak) (warm-up \(c.schedule.warmupSteps), cosine to \(c.schedule.final)), all evaluated
-        on the same held-out batch of \(c.evalBatchSize) sequences. Reproduce with `mesa reproduce F4 --profile \(options.profile)`.
+        on the same held-out batch of \(c.evalBatchSize) sequences. Reproduce with `\(command(options))`.
         \(options.profile == "quick" ? "The quick budget is a fraction of the paper's; it ranks the models' speed of learning as much as their capacity." : "")
 
-        | claim | measured | result |
-        |---|---|---|
-        \(claims.map(\.markdownRow).joined(separator: "\n"))
+        \(Claim.table(claims))
 
         | model | layers | mean loss over positions (min–max over seeds) | loss at t = \(c.length) | × LSQ |
         |---|---|---|---|---|
@@ -186,6 +229,6 @@ public enum FindingF4 {
 
             """
         }
-        try AtomicFile.write(md, to: url)
+        try Report.write(md, claims: claims, to: url)
     }
 }

@@ -12,12 +12,44 @@ import Foundation
 /// output element the same way whatever the split, and reductions over rows always use
 /// `reductionParts` fixed partial sums added in a fixed order.
 public enum Parallel {
-    /// Number of worker threads (cores), overridable with MESA_THREADS.
-    public static let workers: Int = {
+    /// Number of worker threads: the cores, or MESA_THREADS when set, or the count of the innermost
+    /// `withWorkers` scope in progress.
+    public static var workers: Int {
+        overrideLock.lock()
+        defer { overrideLock.unlock() }
+        return override ?? defaultWorkers
+    }
+
+    static let defaultWorkers: Int = {
         configureBLAS
         if let s = ProcessInfo.processInfo.environment["MESA_THREADS"], let n = Int(s), n > 0 { return n }
         return ProcessInfo.processInfo.activeProcessorCount
     }()
+
+    /// Runs `body` with `count` workers (at least 1), then restores the previous count. Lets one
+    /// process compare thread counts (the determinism tests). Scopes are serialized: a second one,
+    /// on any thread, waits until the first has ended, so each runs with the count it asked for.
+    public static func withWorkers<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        _ = defaultWorkers  // BLAS single-threaded before anything runs
+        scopeLock.lock()
+        defer { scopeLock.unlock() }
+        overrideLock.lock()
+        let previous = override
+        override = max(1, count)
+        overrideLock.unlock()
+        defer {
+            overrideLock.lock()
+            override = previous
+            overrideLock.unlock()
+        }
+        return try body()
+    }
+
+    /// Held for the whole of a `withWorkers` scope (recursive: scopes may nest on one thread).
+    private static let scopeLock = NSRecursiveLock()
+    /// Guards `override`, which kernels on any thread read.
+    private static let overrideLock = NSLock()
+    nonisolated(unsafe) private static var override: Int?
 
     /// Fixed number of partial sums for reductions over rows (independent of `workers`).
     public static let reductionParts = 4

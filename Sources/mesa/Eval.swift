@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MesaExperiments
+import MesaAnalysis
 import MesaTraining
 
 struct Eval: ParsableCommand {

@@ -2,18 +2,23 @@ import ArgumentParser
 import Foundation
 import MesaExperiments
 
+/// `mesa reproduce FINDING`: dispatches to the registry (`Findings.all`), whose entries also write
+/// the help's list of findings, profiles and default seeds.
 struct Reproduce: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reproduce a finding end to end: train, evaluate, draw, and write a report.",
         discussion: """
-        Findings: F1 (linear-1 implements GD-1), F4 (the mesa-layer beats deep softmax and linear stacks), F9 ([ZH]: one-step GD emerges on AR sequences). Results go to OUT/FINDING/ (report.md, run \
-        directories, CSV and figures). A finished run with the same configuration is reused; an \
-        interrupted one is resumed.
+        Findings, with their profiles and each profile's default seeds:
+        \(Findings.catalogue)
+
+        Results go to OUT/FINDING/ (report.md, run directories, CSV and figures). A finished run \
+        with the same configuration is reused; an interrupted one is resumed.
         """)
 
-    @Argument(help: "The finding to reproduce (F1, F4, F9).") var finding: String
-    @Option(help: "quick (minutes on this machine) or paper (the papers' settings, longer).") var profile = "quick"
-    @Option(help: "Seeds, comma-separated (default: 0 for quick, 0-4 for paper).") var seeds: String?
+    @Argument(help: "The finding to reproduce (\(Findings.names.joined(separator: ", "))).") var finding: String
+    @Option(help: "The finding's profile: quick (minutes on this machine) or paper (the papers' settings, longer).")
+    var profile = "quick"
+    @Option(help: "Seeds, comma-separated (default: the profile's, listed above).") var seeds: String?
     @Option(help: "Results folder.") var out = "results"
     @Flag(help: "Retrain even if finished runs are present.") var fresh = false
     @Flag(help: "No progress lines.") var quiet = false
@@ -30,13 +35,7 @@ struct Reproduce: ParsableCommand {
         }
         let options = ReproductionOptions(profile: profile, outputRoot: URL(fileURLWithPath: out), seeds: parsedSeeds,
                                           fresh: fresh, progress: !quiet)
-        let report: URL
-        switch finding.uppercased() {
-        case "F1": report = try FindingF1.run(options)
-        case "F4": report = try FindingF4.run(options)
-        case "F9": report = try FindingF9.run(options)
-        default: throw ValidationError("unknown finding '\(finding)'; available: F1, F4, F9")
-        }
+        let report = try Findings.named(finding).run(options)
         print(try String(contentsOf: report, encoding: .utf8))
         print("report: \(report.path)")
     }

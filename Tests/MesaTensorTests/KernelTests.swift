@@ -47,12 +47,18 @@ func randomTensor(_ shape: [Int], seed: UInt64, dtype: DType = .float64, std: Do
         #expect(d.relativeError(to: matmul(a.reshaped([12, 6]), b.reshaped([15, 6]), transposeB: true)) < 1e-14)
     }
 
+    /// linearBackwardWeight sums `reductionParts` fixed partial products, whatever the number of
+    /// workers: the same bits on one, two and three.
     @Test func threadCountDoesNotChangeResults() {
-        // linearBackwardWeight sums four fixed partial products; the same bits whatever the split.
         let x = randomTensor([1000, 9], seed: 6, dtype: .float32)
         let dy = randomTensor([1000, 4], seed: 7, dtype: .float32)
-        let a = linearBackwardWeight(dy, x), b = linearBackwardWeight(dy, x)
-        #expect(a.doubles == b.doubles)
+        let results = [1, 2, 3].map { n in
+            Parallel.withWorkers(n) { () -> [Double] in
+                #expect(Parallel.workers == n)
+                return linearBackwardWeight(dy, x).doubles
+            }
+        }
+        #expect(results[0] == results[1] && results[0] == results[2])
     }
 
     @Test func elementwiseKernels() {

@@ -44,7 +44,9 @@ import Testing
                               (["train", "--set", "model.hedas=2", "--out", dir], ["model.hedas"]),
                               (["train", "--resume", "--out", dir], ["config.json"]),
                               (["eval", dir], ["config.json"]),
-                              (["reproduce", "F77"], ["F77"])] {
+                              (["reproduce", "F77"], ["F77"]),
+                              (["reproduce", "F1", "--seeds", ",", "--out", dir], ["F1", "seed list is empty"]),
+                              (["reproduce", "F4", "--seeds", ",", "--out", dir], ["F4", "seed list is empty"])] {
             let r = try mesa(args)
             #expect(r.status != 0, "\(args) succeeded")
             for w in words { #expect(r.err.contains(w), "\(args): '\(r.err)' lacks '\(w)'") }

@@ -18,6 +18,30 @@ import MesaTraining
         #expect(try Trainer(config: other).trainStep().loss != (try Trainer(config: c).trainStep().loss))
     }
 
+    /// Training on one, two and three workers gives the same bytes: every loss, gradient norm,
+    /// parameter and AdamW moment (the kernels split their work by worker but reduce in fixed parts).
+    @Test func threadCountDoesNotChangeTraining() throws {
+        var c = try smallConfig(steps: 4)
+        c.batchSize = 64  // B·T = 768 rows: enough for every row-split kernel (LayerNorm's grain is 256) to use 3 workers
+        let runs = try [1, 2, 3].map { n in
+            try Parallel.withWorkers(n) { () -> (losses: [Double], state: [String: [Double]]) in
+                let trainer = try Trainer(config: c)
+                var losses: [Double] = []
+                for _ in 0..<c.steps {
+                    let r = try trainer.trainStep()
+                    losses += [r.loss, r.gradientNorm]
+                }
+                losses.append(trainer.evaluate())
+                return (losses, trainer.checkpoint().tensors.mapValues(\.doubles))
+            }
+        }
+        #expect(runs[0].losses.allSatisfy(\.isFinite) && runs[0].losses[0] != runs[0].losses[2 * c.steps - 2])
+        for (n, r) in zip([2, 3], runs.dropFirst()) {
+            #expect(r.losses == runs[0].losses, "\(n) workers: losses differ")
+            #expect(r.state == runs[0].state, "\(n) workers: parameters differ")
+        }
+    }
+
     /// An interrupted run resumed to the end reaches the same parameters, optimizer state and
     /// metrics, bit for bit, as one that ran straight through.
     @Test func resumeReachesTheSameNumbers() throws {

@@ -1,5 +1,4 @@
 import Foundation
-import MesaAnalysis
 import MesaNN
 import MesaTasks
 import MesaTensor
@@ -38,25 +37,18 @@ public struct Evaluation {
         public var onPrevious: Double
     }
 
-    public let dir: RunDirectory
-    public let config: TrainConfig
-    public let model: Transformer
-    public let step: Int
+    /// The run under evaluation, as its directory holds it.
+    public let trained: LoadedRun
 
-    public init(runDirectory dir: RunDirectory) throws {
-        self.dir = dir
-        config = try dir.readConfig()
-        guard dir.hasCheckpoint else { throw TrainingError.noRun("\(dir.url.path) has no checkpoint.safetensors yet") }
-        let checkpoint = try dir.readCheckpoint()
-        model = try Transformer(config: config.model, seed: config.seed, dtype: .float64)
-        try model.load(checkpoint.tensors)
-        step = Int(checkpoint.metadata["step"] ?? "") ?? 0
-    }
+    public init(_ trained: LoadedRun) { self.trained = trained }
 
-    public var outputDirectory: URL { dir.url.appendingPathComponent("eval") }
+    public init(runDirectory dir: RunDirectory) throws { try self.init(LoadedRun(directory: dir)) }
+
+    public var outputDirectory: URL { trained.directory.url.appendingPathComponent("eval") }
 
     /// Runs every comparison, writes the files, and returns the summary and the table.
     public func run() throws -> (summary: Summary, table: [String: [Double]]) {
+        let (config, model, step) = (trained.config, trained.model, trained.step)
         let out = outputDirectory
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let task = try config.task.makeTask(seed: config.seed)
@@ -120,7 +112,7 @@ public struct Evaluation {
         func maxGap(_ a: [Double], _ b: [Double]) -> Double {
             zip(a, b).map { abs($0 - $1) / max(abs($1), 1e-12) }.max() ?? 0
         }
-        let summary = Summary(run: dir.url.path, step: step, preset: config.preset, positions: config.length,
+        let summary = Summary(run: trained.directory.url.path, step: step, preset: config.preset, positions: config.length,
                               evalBatchSize: config.evalBatchSize, meanLoss: table.mapValues(mean),
                               gdOneStepSize: eta, ridgeLambda: lambda,
                               maxRelativeGapToGDOne: maxGap(table["model"]!, table["gd1"]!),
@@ -133,23 +125,21 @@ public struct Evaluation {
     /// Per-head W_KᵀW_Q and P W_V of layer `l` as CSV matrices and one heat-map figure.
     func writeHeatmaps(_ products: [HeadProducts], layer l: Int, into out: URL) throws {
         let dir = out.appendingPathComponent("weights")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var panels: [(String, URL, Int)] = []
-        for (h, p) in products.enumerated() {
-            let kq = dir.appendingPathComponent("layer\(l)_head\(h)_WkT_Wq.csv")
-            let pv = dir.appendingPathComponent("layer\(l)_head\(h)_P_Wv.csv")
-            try CSV.writeMatrix(p.keyQuery, rows: p.width, cols: p.width, to: kq)
-            try CSV.writeMatrix(p.projectionValue, rows: p.width, cols: p.width, to: pv)
-            panels += [("layer \(l + 1), head \(h + 1): W_K^T W_Q", kq, p.width), ("layer \(l + 1), head \(h + 1): P W_V", pv, p.width)]
-        }
-        try? Figures.heatmaps(panels, rows: products.count, cols: 2, block: config.task.dimension,
-                              title: "\(config.preset), layer \(l + 1): blocks of [0, s_t, s_t, s_{t-1}] tokens",
-                              to: dir.appendingPathComponent("layer\(l)_heatmaps"))
+        let panels = products.enumerated().flatMap { h, p in [
+            HeatmapPanel(title: "layer \(l + 1), head \(h + 1): W_K^T W_Q", values: p.keyQuery, rows: p.width, cols: p.width,
+                         csv: dir.appendingPathComponent("layer\(l)_head\(h)_WkT_Wq.csv")),
+            HeatmapPanel(title: "layer \(l + 1), head \(h + 1): P W_V", values: p.projectionValue, rows: p.width, cols: p.width,
+                         csv: dir.appendingPathComponent("layer\(l)_head\(h)_P_Wv.csv")),
+        ] }
+        try Figures.heatmaps(panels, layout: (products.count, 2), block: trained.config.task.dimension,
+                             title: "\(trained.config.preset), layer \(l + 1): blocks of [0, s_t, s_t, s_{t-1}] tokens",
+                             to: dir.appendingPathComponent("layer\(l)_heatmaps"))
     }
 
     /// metrics.csv as a figure (train loss every step, held-out loss where evaluated).
     func writeTrainingCurve(into out: URL) throws {
-        let rows = try dir.readMetrics()
+        let config = trained.config
+        let rows = try trained.directory.readMetrics()
         let csv = out.appendingPathComponent("training_curve.csv")
         try CSV.write(header: ["step", "train_loss", "eval_loss"],
                       rows: rows.map { [Double($0.step), $0.values["train_loss"] ?? .nan, $0.values["eval_loss"] ?? .nan] },
