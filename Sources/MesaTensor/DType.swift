@@ -36,7 +36,7 @@ extension Float: TensorScalar {
                             alpha: Float, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        _ = Parallel.workers  // BLAS single-threaded before its first call
+        _ = Parallel.configureBLAS  // BLAS single-threaded before its first call (a one-time check, no lock)
         cblas_sgemm(CblasRowMajor, trans(transA), trans(transB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
@@ -49,7 +49,7 @@ extension Double: TensorScalar {
                             alpha: Double, a: UnsafePointer<Double>, lda: Int,
                             b: UnsafePointer<Double>, ldb: Int,
                             beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
-        _ = Parallel.workers  // BLAS single-threaded before its first call
+        _ = Parallel.configureBLAS  // BLAS single-threaded before its first call (a one-time check, no lock)
         cblas_dgemm(CblasRowMajor, trans(transA), trans(transB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }

@@ -428,10 +428,13 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
             Parallel.forEach(parts.count) { part in
                 let acc = accumulators.base + part * partSize
                 let dW = acc, dP = acc + s.projectionWeightCount, dParameters = dP + s.width * s.hv
-                let rowsMax = s.tile * s.length
-                let buffers = WorkerScratch<S>(rowsMax * (s.qkvWidth + s.hv)
+                // d[Q K V E], dO and the core's panels, each starting on a cache line.
+                let rowsMax = s.tile * s.length, line = 64 / MemoryLayout<S>.stride
+                func lines(_ n: Int) -> Int { (n + line - 1) / line * line }
+                let dQKVCount = lines(rowsMax * s.qkvWidth), dOCount = lines(rowsMax * s.hv)
+                let buffers = WorkerScratch<S>(dQKVCount + dOCount
                                                + core.scratchCount(length: s.length, keySize: s.keySize, valueSize: s.valueSize))
-                let dQKV = buffers.base, dO = dQKV + rowsMax * s.qkvWidth, scratch = dO + rowsMax * s.hv
+                let dQKV = buffers.base, dO = dQKV + dQKVCount, scratch = dO + dOCount
                 core.prepare(scratch: scratch, length: s.length, keySize: s.keySize, valueSize: s.valueSize)
                 var b0 = parts[part].lowerBound
                 while b0 < parts[part].upperBound {
