@@ -184,7 +184,7 @@ public final class Transformer {
 
     /// PE[t, 2i] = sin(t / 10000^{2i/w}), PE[t, 2i+1] = cos(t / 10000^{2i/w}), tiled over
     /// the batch: [B, T, w].
-    func sinusoidalEncoding(batch: Int, length: Int, width: Int) -> Tensor {
+    public func sinusoidalEncoding(batch: Int, length: Int, width: Int) -> Tensor {
         var pe = [Double](repeating: 0, count: batch * length * width)
         for t in 0..<length {
             for i in 0..<(width / 2) {

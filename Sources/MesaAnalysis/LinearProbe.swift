@@ -1,0 +1,122 @@
+import MesaTensor
+
+/// A linear probe (SPEC §5.4): least squares without bias from activations x ∈ R^D to a
+/// target y ∈ R^m, W = argmin Σ_i ‖y_i − Wᵀx_i‖² = (XᵀX)⁻¹ XᵀY, fitted on one set and scored
+/// on another. Everything the fit needs is in two Gram matrices, so a set can be fed in chunks
+/// (`add`) and never held whole: G = Σ x xᵀ [D, D], C = Σ x yᵀ [D, m], and for scores the
+/// per-column Σ y and Σ y².
+public struct ProbeGram {
+    public let features: Int, outputs: Int
+    public private(set) var gram: [Double]       // G = XᵀX [D, D]
+    public private(set) var cross: [Double]      // C = XᵀY [D, m]
+    public private(set) var sum: [Double]        // Σ y [m]
+    public private(set) var sumOfSquares: [Double]  // Σ y² [m]
+    public private(set) var count = 0
+
+    public init(features: Int, outputs: Int) {
+        self.features = features
+        self.outputs = outputs
+        gram = [Double](repeating: 0, count: features * features)
+        cross = [Double](repeating: 0, count: features * outputs)
+        sum = [Double](repeating: 0, count: outputs)
+        sumOfSquares = sum
+    }
+
+    /// Adds rows: x [N, D], y [N, m] (Double, 2-D).
+    public mutating func add(_ x: Tensor, _ y: Tensor) {
+        precondition(x.shape == [x.shape[0], features] && y.shape == [x.shape[0], outputs], "probe rows do not match")
+        let g = matmul(x, x, transposeA: true).doubles, c = matmul(x, y, transposeA: true).doubles  // [D, D], [D, m]
+        for i in 0..<gram.count { gram[i] += g[i] }
+        for i in 0..<cross.count { cross[i] += c[i] }
+        y.withUnsafeBufferPointer(as: Double.self) { yp in
+            for r in 0..<x.shape[0] { for j in 0..<outputs { let v = yp[r * outputs + j]; sum[j] += v; sumOfSquares[j] += v * v } }
+        }
+        count += x.shape[0]
+    }
+
+    /// Σ (y − ȳ)² per column.
+    public var totalSquares: [Double] {
+        (0..<outputs).map { j in max(sumOfSquares[j] - sum[j] * sum[j] / Double(max(count, 1)), 0) }
+    }
+
+    /// The least-squares weights W [D, m] (G W = C). A rank-deficient G (a feature that is always
+    /// zero, e.g. at the first position) gets a jitter of 1e-10·tr(G)/D on its diagonal: the
+    /// minimum-norm solution, to that precision.
+    public func solve() -> [Double] {
+        let d = features
+        if let w = Linalg.choleskySolve(gram, cross, d, outputs) { return w }
+        var g = gram
+        let jitter = max((0..<d).reduce(0) { $0 + gram[$1 * d + $1] } / Double(d), 1e-300) * 1e-10
+        for i in 0..<d { g[i * d + i] += jitter }
+        return Linalg.choleskySolve(g, cross, d, outputs) ?? Linalg.solve(g, cross, d, outputs)
+            ?? [Double](repeating: 0, count: d * outputs)
+    }
+
+    /// Residual sum of squares of W on the rows this Gram was built from, per column:
+    /// Σ‖y − Wᵀx‖² = Σy² − 2 wᵀc + wᵀ G w (in-sample, for choosing λ without the score set).
+    public func residualSquares(_ w: [Double]) -> [Double] {
+        let d = features, m = outputs
+        return (0..<m).map { j in
+            var cw = 0.0, wgw = 0.0
+            for a in 0..<d {
+                cw += w[a * m + j] * cross[a * m + j]
+                var gw = 0.0
+                for b in 0..<d { gw += gram[a * d + b] * w[b * m + j] }
+                wgw += w[a * m + j] * gw
+            }
+            return max(sumOfSquares[j] - 2 * cw + wgw, 0)
+        }
+    }
+}
+
+/// Scores of fitted probes on a second set, accumulated chunk by chunk from the residuals
+/// themselves (no Gram cancellation: R² of 1 − 1e-12 stays visible).
+public struct ProbeScore {
+    public let outputs: Int
+    public private(set) var residualSquares: [Double]
+    public private(set) var sum: [Double], sumOfSquares: [Double]
+    public private(set) var count = 0
+
+    public init(outputs: Int) {
+        self.outputs = outputs
+        residualSquares = [Double](repeating: 0, count: outputs)
+        sum = residualSquares
+        sumOfSquares = residualSquares
+    }
+
+    /// Adds rows x [N, D], y [N, m] scored by W [D, m].
+    public mutating func add(_ x: Tensor, _ y: Tensor, weights w: [Double]) {
+        let d = x.shape[1], m = outputs
+        let prediction = matmul(x, Tensor(shape: [d, m], w)).doubles  // [N, m]
+        y.withUnsafeBufferPointer(as: Double.self) { yp in
+            for r in 0..<x.shape[0] {
+                for j in 0..<m {
+                    let v = yp[r * m + j], e = v - prediction[r * m + j]
+                    residualSquares[j] += e * e
+                    sum[j] += v
+                    sumOfSquares[j] += v * v
+                }
+            }
+        }
+        count += x.shape[0]
+    }
+
+    public var totalSquares: [Double] {
+        (0..<outputs).map { j in max(sumOfSquares[j] - sum[j] * sum[j] / Double(max(count, 1)), 0) }
+    }
+
+    /// R² = 1 − Σ RSS / Σ TSS over the columns `block` (one target vector); NaN when the target
+    /// does not vary (s_{t−3} at t ≤ 3 is always 0).
+    public func r2(_ block: Range<Int>) -> Double {
+        ProbeScore.r2(rss: block.reduce(0) { $0 + residualSquares[$1] }, tss: block.reduce(0) { $0 + totalSquares[$1] })
+    }
+
+    /// Mean squared error per element over the columns `block`.
+    public func mse(_ block: Range<Int>) -> Double {
+        block.reduce(0) { $0 + residualSquares[$1] } / Double(max(count * block.count, 1))
+    }
+
+    static func r2(rss: Double, tss: Double) -> Double {
+        tss > 0 ? 1 - rss / tss : .nan
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import MesaAnalysis
+import MesaTraining
+
+/// `mesa analyze ANALYSIS RUN`: the reverse-engineering analyses of SPEC §5 on any run directory.
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Take a trained run apart: linear probes, linearization, attention maps.",
+        discussion: """
+        Each analysis reads RUN (written by `mesa train` or `mesa reproduce`) and writes \
+        RUN/analysis/NAME/ atomically: CSV, PNG/SVG figures and summary.md. Nothing else in RUN changes.
+        """,
+        subcommands: [AnalyzeProbes.self, AnalyzeLinearize.self, AnalyzeAttention.self])
+}
+
+struct RunArgument: ParsableArguments {
+    @Argument(help: "Run directory with config.json and checkpoint.safetensors.") var run: String
+
+    func load() throws -> LoadedRun { try LoadedRun(directory: RunDirectory(URL(fileURLWithPath: run))) }
+}
+
+/// "1,3" → [1, 3].
+func layerList(_ text: String?) throws -> [Int]? {
+    guard let text else { return nil }
+    return try text.split(separator: ",").map {
+        guard let l = Int($0.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("--layers takes 1-based layer numbers separated by commas, got '\(text)'")
+        }
+        return l
+    }
+}
+
+struct AnalyzeProbes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probes",
+        abstract: "Linear probes of the residual stream for s_t, s_{t-1..3}, s_{t+1} and the preconditioned token.",
+        discussion: """
+        Least squares without bias per site (embedding, after every attention and MLP sublayer) and position, \
+        fitted on the run's validation batch and scored on its test batch. Writes RUN/analysis/probes/.
+        """)
+
+    @OptionGroup var target: RunArgument
+    @Option(help: "1-based layers to probe, e.g. 1,3 (default: all).") var layers: String?
+    @Option(help: "Sequences in each of the fitting and the scoring set.") var sequences = 2048
+
+    func run() throws {
+        let start = Date()
+        let analysis = try ProbeAnalysis(target.load(), layers: layerList(layers), sequences: sequences)
+        let result = try analysis.run()
+        print(String(format: "probes of %d sites × %d targets × %d positions in %.1f s (λ = %g)", result.sites.count,
+                     result.targets.count, result.positions, Date().timeIntervalSince(start), result.lambda))
+        print("wrote \(analysis.outputDirectory.path)")
+    }
+}
+
+struct AnalyzeLinearize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linearize",
+        abstract: "Distil each softmax layer into a linear one, swap it in, and report the loss ratio.",
+        discussion: "Per softmax layer, and all from the second on at once. Writes RUN/analysis/linearization/.")
+
+    @OptionGroup var target: RunArgument
+    @Option(help: "1-based softmax layers to linearize, e.g. 1,2 (default: all softmax layers).") var layers: String?
+    @Option(help: "Sequences in each of the fitting and the test set.") var sequences = 1024
+    @Option(help: "Distillation steps per layer.") var steps = 400
+
+    func run() throws {
+        let start = Date()
+        let analysis = try LinearizationAnalysis(target.load(), layers: layerList(layers), sequences: sequences,
+                                                 settings: .init(steps: steps))
+        let r = try analysis.run()
+        for s in r.single + (r.fromSecond.map { [$0] } ?? []) {
+            print(String(format: "layers %@ linearized: loss %.5f, ×%.3f of the model's %.5f", s.layers.map(String.init).joined(separator: ","),
+                         s.loss, s.ratio, r.modelLoss))
+        }
+        print(String(format: "%.1f s; wrote %@", Date().timeIntervalSince(start), analysis.outputDirectory.path))
+    }
+}
+
+struct AnalyzeAttention: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Attention maps averaged over held-out sequences, with the weight on t and t-1.",
+        discussion: "Writes RUN/analysis/attention/: per-head CSV matrices, heat maps, focus.csv, summary.md.")
+
+    @OptionGroup var target: RunArgument
+    @Option(help: "1-based layers (default: every softmax layer).") var layers: String?
+    @Option(help: "Test sequences to average over.") var sequences = 2048
+
+    func run() throws {
+        let analysis = try AttentionAnalysis(target.load(), layers: layerList(layers), sequences: sequences)
+        for f in try analysis.run() {
+            print(String(format: "layer %d: mean weight on t %.3f, on t-1 %.3f", f.layer, f.onCurrent, f.onPrevious))
+        }
+        print("wrote \(analysis.outputDirectory.path)")
+    }
+}
