@@ -50,6 +50,10 @@ public struct Evaluation {
     public func run() throws -> (summary: Summary, table: [String: [Double]]) {
         let (config, model, step) = (trained.config, trained.model, trained.step)
         let out = outputDirectory
+        // Checked before eval/ is made, so a run missing its metrics leaves no half-written eval/.
+        guard FileManager.default.fileExists(atPath: trained.directory.metricsURL.path) else {
+            throw MesaIOError.missing(trained.directory.metricsURL.path + " (the run's training curve)")
+        }
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let task = try config.task.makeTask(seed: config.seed)
         let test = task.batch(size: config.evalBatchSize, length: config.length, seed: config.seed,

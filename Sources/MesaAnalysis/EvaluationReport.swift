@@ -8,13 +8,17 @@ public enum EvaluationReport {
         let length = table["model"]?.count ?? 0
         var positions = Array(Swift.stride(from: 0, to: length, by: stride))
         if let last = positions.last, last != length - 1 { positions.append(length - 1) }
-        func cell(_ s: String) -> String { s.padding(toLength: 11, withPad: " ", startingAt: 0) }
+        // Padded to 11, never cut: a diverged model's 8.79e35 must print as that, not as its first digits.
+        func cell(_ s: String) -> String { s.count < 11 ? s.padding(toLength: 11, withPad: " ", startingAt: 0) : s + " " }
+        func number(_ v: Double) -> String {
+            abs(v) < 1e4 && (abs(v) >= 1e-4 || v == 0) ? String(format: "%.5f", v) : String(format: "%.4e", v)
+        }
         var lines = ["\(summary.preset) at step \(summary.step): loss per position on \(summary.evalBatchSize) held-out sequences",
                      cell("position") + columns.map(cell).joined()]
         for t in positions {
-            lines.append(cell("\(t + 1)") + columns.map { cell(String(format: "%.5f", table[$0]![t])) }.joined())
+            lines.append(cell("\(t + 1)") + columns.map { cell(number(table[$0]![t])) }.joined())
         }
-        lines.append(cell("mean") + columns.map { cell(String(format: "%.5f", summary.meanLoss[$0] ?? .nan)) }.joined())
+        lines.append(cell("mean") + columns.map { cell(number(summary.meanLoss[$0] ?? .nan)) }.joined())
         lines.append(String(format: "GD-1 step size η = %.5g (line search on a validation batch); ridge λ = %g",
                             summary.gdOneStepSize, summary.ridgeLambda))
         lines.append(String(format: "largest per-position gap, model vs GD-1: %.2f%%", 100 * summary.maxRelativeGapToGDOne))

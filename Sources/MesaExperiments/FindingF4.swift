@@ -29,7 +29,6 @@ public struct FindingF4: Finding {
         c.seed = seed
         if profile == "paper" {
             c.steps = 20_000
-            c.schedule = .init(peak: 1e-3, warmupSteps: 1000, horizon: 19_000)
         } else {
             c.steps = 2000
             c.batchSize = 64
@@ -45,7 +44,13 @@ public struct FindingF4: Finding {
         let preset: String
         /// Per seed: the per-position loss of the model.
         var curves: [[Double]] = []
-        var lsq: [Double] = []
+        /// Per seed: LSQ's per-position loss on that seed's own held-out batch.
+        var lsqCurves: [[Double]] = []
+        /// LSQ per position, averaged over seeds like the model curves (not one seed's batch).
+        var lsq: [Double] {
+            guard let first = lsqCurves.first else { return [] }
+            return first.indices.map { t in lsqCurves.map { $0[t] }.reduce(0, +) / Double(lsqCurves.count) }
+        }
         var attention: [Evaluation.AttentionFocus] = []
         var eval: URL?
         var meanLosses: [Double] { curves.map { $0.reduce(0, +) / Double($0.count) } }
@@ -67,7 +72,7 @@ public struct FindingF4: Finding {
                 let evaluation = try Evaluation(runDirectory: dir)
                 let (summary, table) = try evaluation.run()
                 r.curves.append(table["model"]!)
-                r.lsq = table["lsq"]!
+                r.lsqCurves.append(table["lsq"]!)
                 if seed == seeds[0] {
                     r.attention = summary.attention
                     r.eval = evaluation.outputDirectory
@@ -183,6 +188,7 @@ public struct FindingF4: Finding {
         let byLoss = results.sorted { $0.meanLoss < $1.meanLoss }
         let softmax = results.first { $0.preset == "softmax-7" }
         let c = configs["hybrid-mesa"]!
+        let settings = try ProfileSettings.differences(used: c, paper: Self.config(preset: "hybrid-mesa", profile: "paper", seed: c.seed))
         let claims = Self.claims(Measured(models: results.map { .init(preset: $0.preset, meanLosses: $0.meanLosses) },
                                           lsqMeanLoss: lsqMean, length: c.length,
                                           softmaxOnCurrent: softmax?.attention.first?.onCurrent,
@@ -198,6 +204,8 @@ public struct FindingF4: Finding {
         peak learning rate \(c.schedule.peak) (warm-up \(c.schedule.warmupSteps), cosine to \(c.schedule.final)), all evaluated
         on the same held-out batch of \(c.evalBatchSize) sequences. Reproduce with `\(command(options))`.
         \(options.profile == "quick" ? "The quick budget is a fraction of the paper's; it ranks the models' speed of learning as much as their capacity." : "")
+
+        \(settings)
 
         \(Claim.table(claims))
 

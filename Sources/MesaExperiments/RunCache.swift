@@ -61,6 +61,8 @@ public final class RunCache {
                 throw MesaIOError.corrupt(file.path, "\(error); pass --fresh to recompute it")
             }
         }
+        // Computations here take seconds and cannot checkpoint; a stop asked for stops before the next.
+        if Interrupt.requested { throw ReproductionError.interrupted(label) }
         let result = try compute()
         try AtomicFile.writeJSON(config, to: dir.appendingPathComponent("config.json"))
         try AtomicFile.writeJSON(result, to: file)

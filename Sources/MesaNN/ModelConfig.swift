@@ -17,8 +17,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var valueSize: Int
     /// Clip the residual stream to [−c, c] after every block.
     public var activationClip: Double?
-    /// Pre-LayerNorm before attention and MLP (and before the read-out).
+    /// Pre-LayerNorm before attention and MLP (and before the read-out when `readoutNorm`).
     public var layerNorm: Bool
+    /// With `layerNorm` and `embedding`: a LayerNorm between the last block and the read-out.
+    /// The reference code has none (false); mesa's first models had one (the default of
+    /// configurations written before this field, so they load as they trained).
+    public var readoutNorm: Bool
+    /// ε of every LayerNorm: 1e-6 in the reference code; 1e-5 in mesa's first models (the
+    /// default of configurations written before this field).
+    public var layerNormEpsilon: Double
     /// GELU MLP after each attention, hidden width `mlpHidden`.
     public var mlp: Bool
     public var mlpHidden: Int
@@ -35,7 +42,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var biases: Bool
 
     public init(dimension: Int, width: Int, embedding: Bool, layers: [LayerKind], heads: Int, keySize: Int,
-                valueSize: Int? = nil, activationClip: Double? = nil, layerNorm: Bool = false, mlp: Bool = false,
+                valueSize: Int? = nil, activationClip: Double? = nil, layerNorm: Bool = false,
+                readoutNorm: Bool = true, layerNormEpsilon: Double = MesaNN.layerNormEpsilon, mlp: Bool = false,
                 mlpHidden: Int? = nil, positionalEncoding: Int = 0, initStd: Double, mesaForget: Double = 1,
                 normalizeQueryKey: Bool = false, biases: Bool = false) {
         self.dimension = dimension
@@ -47,6 +55,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.valueSize = valueSize ?? keySize
         self.activationClip = activationClip
         self.layerNorm = layerNorm
+        self.readoutNorm = readoutNorm
+        self.layerNormEpsilon = layerNormEpsilon
         self.mlp = mlp
         self.mlpHidden = mlpHidden ?? 4 * width
         self.positionalEncoding = positionalEncoding
@@ -57,7 +67,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case dimension, width, embedding, layers, heads, keySize, valueSize, activationClip, layerNorm, mlp, mlpHidden
+        case dimension, width, embedding, layers, heads, keySize, valueSize, activationClip, layerNorm, readoutNorm
+        case layerNormEpsilon, mlp, mlpHidden
         case positionalEncoding, initStd, mesaForget, normalizeQueryKey, biases
     }
 
@@ -77,6 +88,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         valueSize = try c.decode(Int.self, forKey: .valueSize)
         activationClip = try c.decodeIfPresent(Double.self, forKey: .activationClip)
         layerNorm = try c.decode(Bool.self, forKey: .layerNorm)
+        readoutNorm = try c.decodeIfPresent(Bool.self, forKey: .readoutNorm) ?? true
+        layerNormEpsilon = try c.decodeIfPresent(Double.self, forKey: .layerNormEpsilon) ?? MesaNN.layerNormEpsilon
         mlp = try c.decode(Bool.self, forKey: .mlp)
         mlpHidden = try c.decode(Int.self, forKey: .mlpHidden)
         positionalEncoding = try c.decode(Int.self, forKey: .positionalEncoding)
@@ -108,6 +121,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try fail("without embedding the prediction is read from the first \(dimension) of \(width) coordinates")
         }
         if let c = activationClip, !(c > 0 && c.isFinite) { try fail("activationClip must be positive, got \(c)") }
+        if !(layerNormEpsilon > 0 && layerNormEpsilon.isFinite) {
+            try fail("layerNormEpsilon must be positive, got \(layerNormEpsilon)")
+        }
         if mlp && mlpHidden <= 0 { try fail("mlpHidden must be positive, got \(mlpHidden)") }
         if positionalEncoding < 0 || positionalEncoding % 2 != 0 {
             try fail("positionalEncoding must be an even width ≥ 0, got \(positionalEncoding)")

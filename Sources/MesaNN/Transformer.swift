@@ -9,13 +9,16 @@ public enum AttentionImplementation: String, Sendable {
 public struct NormParameters {
     public let gain: Variable
     public let bias: Variable?
+    /// ε of x̂ = (x − μ) / √(σ² + ε).
+    public let epsilon: Double
 
-    init(width: Int, bias: Bool, initializer: inout ParameterInitializer) {
+    init(width: Int, bias: Bool, epsilon: Double, initializer: inout ParameterInitializer) {
         gain = initializer.constant([width], 1)
         self.bias = bias ? initializer.constant([width], 0) : nil
+        self.epsilon = epsilon
     }
 
-    func callAsFunction(_ x: Variable) -> Variable { layerNorm(x, gain: gain, bias: bias) }
+    func callAsFunction(_ x: Variable) -> Variable { layerNorm(x, gain: gain, bias: bias, epsilon: epsilon) }
 
     func parameters(prefix: String) -> [NamedParameter] {
         [NamedParameter(prefix + "gain", gain, decays: false)]
@@ -51,11 +54,11 @@ public final class Block {
     public let mlp: (up: Dense, down: Dense)?
 
     init(config c: ModelConfig, layer: Int, queryKeyWidth: Int, initializer: inout ParameterInitializer) {
-        attentionNorm = c.layerNorm ? NormParameters(width: c.width, bias: c.biases, initializer: &initializer) : nil
+        attentionNorm = c.layerNorm ? NormParameters(width: c.width, bias: c.biases, epsilon: c.layerNormEpsilon, initializer: &initializer) : nil
         attention = SelfAttention(spec: c.attentionSpec(layer: layer), width: c.width, queryKeyWidth: queryKeyWidth,
                                   keySize: c.keySize, valueSize: c.valueSize, initStd: c.initStd,
                                   initializer: &initializer)
-        mlpNorm = c.mlp && c.layerNorm ? NormParameters(width: c.width, bias: c.biases, initializer: &initializer) : nil
+        mlpNorm = c.mlp && c.layerNorm ? NormParameters(width: c.width, bias: c.biases, epsilon: c.layerNormEpsilon, initializer: &initializer) : nil
         mlp = c.mlp ? (Dense(c.width, c.mlpHidden, bias: c.biases, std: c.initStd, initializer: &initializer),
                        Dense(c.mlpHidden, c.width, bias: c.biases, std: c.initStd, initializer: &initializer)) : nil
     }
@@ -94,7 +97,8 @@ public final class Transformer {
             Block(config: c, layer: i, queryKeyWidth: c.width + (i == 0 ? c.positionalEncoding : 0),
                   initializer: &initializer)
         }
-        finalNorm = c.embedding && c.layerNorm ? NormParameters(width: c.width, bias: c.biases, initializer: &initializer) : nil
+        finalNorm = c.embedding && c.layerNorm && c.readoutNorm
+            ? NormParameters(width: c.width, bias: c.biases, epsilon: c.layerNormEpsilon, initializer: &initializer) : nil
         readout = c.embedding ? Dense(c.width, c.dimension, bias: c.biases, std: c.initStd, initializer: &initializer) : nil
     }
 

@@ -59,20 +59,43 @@ public final class ProgressLine {
     }
 }
 
-/// Set by SIGINT (Ctrl-C) while a run is training; the loop checkpoints and stops.
+/// The signal (SIGINT or SIGTERM) that asked a run to stop; 0 while none has.
 nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
 
+/// Ctrl-C (SIGINT) and SIGTERM (`kill`, a scheduler's time limit, a shutdown) both set a flag
+/// the training loop polls before every step: it writes a checkpoint and stops, so nothing
+/// trained is lost. A second signal ends the process at once.
 public enum Interrupt {
-    /// Routes Ctrl-C to a flag the training loop polls (a second Ctrl-C still kills).
     public static func install() {
-        signal(SIGINT) { _ in
-            if interruptRequested != 0 { exit(130) }
-            interruptRequested = 1
+        // A parent may start us with these signals blocked (Foundation's Process does); a
+        // blocked SIGTERM would stay pending forever and the run never stop.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM] {
+            sigaddset(&set, sig)
+            signal(sig) { s in
+                if interruptRequested != 0 { _exit(128 + s) }
+                interruptRequested = s
+            }
         }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     public static var requested: Bool { interruptRequested != 0 }
 
+    /// The signal received ("SIGTERM", "SIGINT"), nil when none.
+    public static var signalName: String? {
+        switch interruptRequested {
+        case 0: return nil
+        case SIGTERM: return "SIGTERM"
+        case SIGINT: return "SIGINT (Ctrl-C)"
+        default: return "signal \(interruptRequested)"
+        }
+    }
+
+    /// The exit status a process stopped by the signal reports (128 + signal, as shells do).
+    public static var exitStatus: Int32 { interruptRequested == 0 ? 1 : 128 + interruptRequested }
+
     /// For tests: pretend Ctrl-C was (or was not) pressed.
-    public static func set(_ on: Bool) { interruptRequested = on ? 1 : 0 }
+    public static func set(_ on: Bool) { interruptRequested = on ? SIGINT : 0 }
 }

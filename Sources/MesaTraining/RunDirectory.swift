@@ -19,9 +19,11 @@ public struct RunDirectory {
     public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointURL.path) }
 
     public func readConfig() throws -> TrainConfig {
-        guard exists else { throw TrainingError.noRun("\(url.path) has no config.json") }
+        guard exists else { throw TrainingError.noRun("\(url.path) holds no run: it has no config.json") }
         do {
-            return try JSONDecoder().decode(TrainConfig.self, from: Data(contentsOf: configURL))
+            return try ConfigJSON.decodeStrictly(TrainConfig.self, from: Data(contentsOf: configURL))
+        } catch let error as ConfigError {
+            throw MesaIOError.corrupt(configURL.path, "\(error)")
         } catch {
             throw MesaIOError.corrupt(configURL.path, "\(error)")
         }
@@ -35,7 +37,8 @@ public struct RunDirectory {
         try Safetensors.read(checkpointURL)
     }
 
-    /// Rows of metrics.csv with step ≤ `step` (what a resumed run keeps).
+    /// Keeps the rows of metrics.csv with step ≤ `step` (what a resumed run keeps); a negative
+    /// `step` keeps only the header (a run resumed before any checkpoint writes its step-0 row again).
     public func truncateMetrics(after step: Int) throws {
         var lines = [Self.metricsHeader]
         if let text = try? String(contentsOf: metricsURL, encoding: .utf8) {

@@ -24,6 +24,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var evalBatchSize: Int
     /// Write the checkpoint every this many steps (and at the end).
     public var checkpointEvery: Int
+    /// Also write the checkpoint when this many seconds have passed since the last one, so a
+    /// killed slow run loses at most about this much work whatever `checkpointEvery` is.
+    public var checkpointSeconds: Double
     /// Names (shell patterns: `layers.1.*`, `*.lambda`) of the parameters to train; the
     /// others stay at their initial values. nil: all.
     public var trainable: [String]?
@@ -32,7 +35,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                 model: ModelConfig, steps: Int, batchSize: Int = 256, length: Int = 50,
                 schedule: WarmupCosineSchedule = WarmupCosineSchedule(), optimizer: AdamW.Settings = AdamW.Settings(),
                 clipping: GradientClipping = .elementwise(1), evalEvery: Int = 250, evalBatchSize: Int = 1024,
-                checkpointEvery: Int = 1000, trainable: [String]? = nil) {
+                checkpointEvery: Int = 1000, checkpointSeconds: Double = 60, trainable: [String]? = nil) {
         self.preset = preset
         self.seed = seed
         self.task = task
@@ -47,7 +50,35 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         self.evalEvery = evalEvery
         self.evalBatchSize = evalBatchSize
         self.checkpointEvery = checkpointEvery
+        self.checkpointSeconds = checkpointSeconds
         self.trainable = trainable
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case preset, seed, task, tokens, model, steps, batchSize, length, schedule, optimizer, clipping
+        case evalEvery, evalBatchSize, checkpointEvery, checkpointSeconds, trainable
+    }
+
+    /// Decodes a configuration; fields added after a run was written take their defaults, so
+    /// older run directories still load.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        preset = try c.decode(String.self, forKey: .preset)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        task = try c.decode(TaskConfig.self, forKey: .task)
+        tokens = try c.decode(TokenConstruction.self, forKey: .tokens)
+        model = try c.decode(ModelConfig.self, forKey: .model)
+        steps = try c.decode(Int.self, forKey: .steps)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        length = try c.decode(Int.self, forKey: .length)
+        schedule = try c.decode(WarmupCosineSchedule.self, forKey: .schedule)
+        optimizer = try c.decode(AdamW.Settings.self, forKey: .optimizer)
+        clipping = try c.decode(GradientClipping.self, forKey: .clipping)
+        evalEvery = try c.decode(Int.self, forKey: .evalEvery)
+        evalBatchSize = try c.decode(Int.self, forKey: .evalBatchSize)
+        checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
+        checkpointSeconds = try c.decodeIfPresent(Double.self, forKey: .checkpointSeconds) ?? 60
+        trainable = try c.decodeIfPresent([String].self, forKey: .trainable)
     }
 
     /// Checks every field and how they fit together; the message names what to change.
@@ -58,11 +89,27 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if steps < 0 { try fail("steps must be ≥ 0, got \(steps)") }
         if batchSize <= 0 { try fail("batchSize must be positive, got \(batchSize)") }
         if length <= 0 { try fail("length must be positive, got \(length)") }
-        if evalEvery <= 0 || checkpointEvery <= 0 || evalBatchSize <= 0 {
-            try fail("evalEvery, checkpointEvery and evalBatchSize must be positive")
-        }
+        if evalEvery <= 0 { try fail("evalEvery must be positive, got \(evalEvery)") }
+        if checkpointEvery <= 0 { try fail("checkpointEvery must be positive, got \(checkpointEvery)") }
+        if evalBatchSize <= 0 { try fail("evalBatchSize must be positive, got \(evalBatchSize)") }
+        if !(checkpointSeconds > 0) { try fail("checkpointSeconds must be positive, got \(checkpointSeconds)") }
         if !(schedule.peak > 0 && schedule.peak.isFinite) { try fail("schedule.peak (learning rate) must be positive, got \(schedule.peak)") }
-        if schedule.warmupSteps < 0 || schedule.horizon < 0 { try fail("schedule.warmupSteps and schedule.horizon must be ≥ 0") }
+        if schedule.warmupSteps < 0 { try fail("schedule.warmupSteps must be ≥ 0, got \(schedule.warmupSteps)") }
+        if schedule.horizon < 0 { try fail("schedule.horizon must be ≥ 0, got \(schedule.horizon)") }
+        if !(schedule.final >= 0 && schedule.final <= schedule.peak) {
+            try fail("schedule.final must lie in [0, schedule.peak = \(schedule.peak)], got \(schedule.final)")
+        }
+        if !(optimizer.beta1 >= 0 && optimizer.beta1 < 1) { try fail("optimizer.beta1 must lie in [0, 1), got \(optimizer.beta1)") }
+        if !(optimizer.beta2 >= 0 && optimizer.beta2 < 1) { try fail("optimizer.beta2 must lie in [0, 1), got \(optimizer.beta2)") }
+        if !(optimizer.epsilon > 0 && optimizer.epsilon.isFinite) { try fail("optimizer.epsilon must be positive, got \(optimizer.epsilon)") }
+        if !(optimizer.weightDecay >= 0 && optimizer.weightDecay.isFinite) {
+            try fail("optimizer.weightDecay must be ≥ 0, got \(optimizer.weightDecay)")
+        }
+        switch clipping {
+        case .none: break
+        case let .elementwise(c), let .globalNorm(c):
+            if !(c > 0 && c.isFinite) { try fail("clipping.value must be positive (the largest gradient allowed), got \(c)") }
+        }
         if model.dimension != task.dimension {
             try fail("model.dimension \(model.dimension) differs from task.dimension \(task.dimension)")
         }
@@ -81,12 +128,16 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Returns a copy with `path` (dotted, e.g. "model.heads" or "schedule.peak") set to
     /// `value` (parsed as JSON when it parses, else taken as a string).
     public func setting(_ path: String, to value: String) throws -> TrainConfig {
+        let keys = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !keys.contains(where: \.isEmpty) else {
+            throw ConfigError.invalid("'\(path)' is not a field name; use --set field=value, e.g. --set model.heads=2")
+        }
         let data = try JSONEncoder().encode(self)
         guard var root = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ConfigError.invalid("cannot edit configuration")
         }
         let parsed: Any = (try? JSONSerialization.jsonObject(with: Data(value.utf8), options: [.fragmentsAllowed])) ?? value
-        try Self.set(&root, path.split(separator: ".").map(String.init), parsed, fullPath: path)
+        try Self.set(&root, keys, parsed, fullPath: path)
         let edited = try JSONSerialization.data(withJSONObject: root)
         do {
             return try JSONDecoder().decode(TrainConfig.self, from: edited)

@@ -115,14 +115,26 @@ public enum TrainingError: Error, CustomStringConvertible {
     case runExists(String)
     case noRun(String)
     case configMismatch(String)
+    case locked(String)
+    case outOfMemory(needed: Double, available: Double)
+    case notADirectory(String)
+    case stepsBelowCurrent(requested: Int, current: Int)
 
     public var description: String {
         switch self {
         case let .diverged(step, what): return "training diverged at step \(step): \(what)"
         case let .runExists(path):
             return "\(path) already holds a run; pass --resume to continue it, or choose another --out"
-        case let .noRun(why): return "cannot resume: \(why)"
-        case let .configMismatch(why): return "cannot resume with a different configuration: \(why)"
+        case let .noRun(why): return why
+        case let .configMismatch(why): return "cannot resume: \(why)"
+        case let .locked(path):
+            return "\(path) is in use: another mesa process is training there (it holds \(path)/.lock); wait for it or choose another --out"
+        case let .outOfMemory(needed, available):
+            return "this configuration needs about \(MemoryEstimate.format(needed)) of memory and \(MemoryEstimate.format(available)) "
+                + "is available; lower batchSize, evalBatchSize, length, model.heads or model.width"
+        case let .notADirectory(path): return "\(path) exists and is not a directory; choose another --out"
+        case let .stepsBelowCurrent(requested, current):
+            return "--steps \(requested) is below the run's current step \(current); a run cannot be shortened (pass --steps ≥ \(current))"
         }
     }
 }

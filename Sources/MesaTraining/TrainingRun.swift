@@ -13,33 +13,79 @@ public struct TrainingSummary {
 }
 
 /// Drives a `Trainer` in a run directory: writes config.json, appends metrics.csv,
-/// checkpoints every `checkpointEvery` steps and at the end, and resumes from the last
-/// checkpoint. A diverged run stops with the last good checkpoint left as it was.
+/// checkpoints every `checkpointEvery` steps, every `checkpointSeconds` and at the end, and
+/// resumes from the last checkpoint. A diverged run stops with the last good checkpoint left
+/// as it was. The directory is locked (`RunLock`) while the run trains.
 public enum TrainingRun {
-    /// `shouldStop` is polled before every step (Ctrl-C by default); when it answers true the
-    /// run checkpoints and returns `.interrupted`.
+    /// The one field a resume may change: a run may be extended (never shortened).
+    static let resumableFields: Set<String> = ["steps"]
+
+    /// `shouldStop` is polled before every step (Ctrl-C and SIGTERM by default); when it answers
+    /// true the run checkpoints and returns `.interrupted`. Everything that can be checked is
+    /// checked before anything is written: the configuration, the memory it needs, the directory,
+    /// and on `resume` that config.json and the checkpoint belong to this configuration.
     public static func run(config: TrainConfig, in dir: RunDirectory, resume: Bool,
                            progress: Bool = true, label: String = "train",
                            shouldStop: () -> Bool = { Interrupt.requested }) throws -> TrainingSummary {
         try config.validate()
+        try MemoryEstimate(config).check()
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir.url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TrainingError.notADirectory(dir.url.path)
+        }
+        if !resume, dir.exists || dir.hasCheckpoint { throw TrainingError.runExists(dir.url.path) }
+        if resume { _ = try dir.readConfig() }
         let trainer = try Trainer(config: config)
+        let lock = try RunLock(dir.url)
+        // Looked at again under the lock: another process may have started here meanwhile.
         if resume {
             let saved = try dir.readConfig()
-            var comparable = saved
-            comparable.steps = config.steps
-            guard comparable == config else {
-                throw TrainingError.configMismatch("\(dir.configURL.path) differs from the requested configuration; only --steps may change on --resume")
+            let changed = ConfigJSON.differences(saved, config, ignoring: resumableFields)
+            guard changed.isEmpty else {
+                throw TrainingError.configMismatch("only --steps may change on --resume; the requested configuration "
+                    + "differs from \(dir.configURL.path) in \(changed.joined(separator: "; "))")
             }
             if dir.hasCheckpoint {
-                try trainer.restore(from: dir.readCheckpoint())
+                let file = try dir.readCheckpoint()
+                try verify(checkpoint: file, of: saved, in: dir)
+                try trainer.restore(from: file)
             }
-            try dir.truncateMetrics(after: trainer.step)
+            guard config.steps >= trainer.step else {
+                throw TrainingError.stepsBelowCurrent(requested: config.steps, current: trainer.step)
+            }
+            try dir.truncateMetrics(after: trainer.step == 0 ? -1 : trainer.step)
             if saved.steps != config.steps { try dir.writeConfig(config) }
         } else {
             if dir.exists || dir.hasCheckpoint { throw TrainingError.runExists(dir.url.path) }
             try dir.writeConfig(config)
         }
-        return try loop(trainer, dir, progress: progress, label: label, shouldStop: shouldStop)
+        return try withExtendedLifetime(lock) {
+            try loop(trainer, dir, progress: progress, label: label, shouldStop: shouldStop)
+        }
+    }
+
+    /// Refuses a checkpoint written by another configuration (copied from another run, or
+    /// config.json edited since) or ahead of the run's metrics, naming what differs.
+    static func verify(checkpoint file: Safetensors.File, of saved: TrainConfig, in dir: RunDirectory) throws {
+        if let text = file.metadata["config"] {
+            let embedded: TrainConfig
+            do {
+                embedded = try ConfigJSON.decodeStrictly(TrainConfig.self, from: Data(text.utf8))
+            } catch {
+                throw MesaIOError.corrupt(dir.checkpointURL.path, "its configuration does not decode: \(error)")
+            }
+            let changed = ConfigJSON.differences(embedded, saved, ignoring: resumableFields)
+            guard changed.isEmpty else {
+                throw TrainingError.configMismatch("\(dir.checkpointURL.lastPathComponent) was written by another configuration "
+                    + "than \(dir.configURL.lastPathComponent) in \(dir.url.path) (checkpoint → config.json): "
+                    + changed.joined(separator: "; "))
+            }
+        }
+        if let step = Int(file.metadata["step"] ?? ""), step > 0,
+           let rows = try? dir.readMetrics(), !rows.contains(where: { $0.step == step }) {
+            throw TrainingError.configMismatch("the checkpoint is at step \(step) but \(dir.metricsURL.path) has no row for it "
+                + "(last \(rows.last.map { String($0.step) } ?? "none")): the checkpoint is not this run's")
+        }
     }
 
     static func loop(_ trainer: Trainer, _ dir: RunDirectory, progress: Bool, label: String,
@@ -50,14 +96,18 @@ public enum TrainingRun {
         line.enabled = progress
         let start = Date()
         let firstStep = trainer.step
-        var lastLoss: Double?, lastEval: Double?
+        var lastLoss: Double?
+        // A resumed run that has nothing left to train still reports its last held-out loss.
+        var lastEval: Double? = (try? dir.readMetrics())?.last { $0.values["eval_loss"] != nil }?.values["eval_loss"]
         if trainer.step == 0 {
             lastEval = trainer.evaluate()
             try writer.append(step: 0, lr: nil, loss: nil, gradNorm: nil, evalLoss: lastEval)
         }
+        var lastSave = Date()
         func saveCheckpoint() throws {
             try writer.flush()
             try Safetensors.write(trainer.checkpoint(), to: dir.checkpointURL)
+            lastSave = Date()
         }
         defer { line.finish() }
         while trainer.step < config.steps {
@@ -79,7 +129,10 @@ public enum TrainingRun {
                 lastEval = evalLoss
             }
             try writer.append(step: r.step, lr: r.learningRate, loss: r.loss, gradNorm: r.gradientNorm, evalLoss: evalLoss)
-            if r.step % config.checkpointEvery == 0 || r.step == config.steps { try saveCheckpoint() }
+            if r.step % config.checkpointEvery == 0 || r.step == config.steps
+                || Date().timeIntervalSince(lastSave) >= config.checkpointSeconds {
+                try saveCheckpoint()
+            }
             line.update(step: r.step, ["loss": r.loss, "eval": lastEval], force: r.step == config.steps)
         }
         if trainer.step == firstStep { try saveCheckpoint() }

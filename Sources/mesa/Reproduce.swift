@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MesaExperiments
+import MesaTraining
 
 /// `mesa reproduce FINDING`: dispatches to the registry (`Findings.all`), whose entries also write
 /// the help's list of findings, profiles and default seeds.
@@ -28,14 +29,22 @@ struct Reproduce: ParsableCommand {
         if let seeds {
             parsedSeeds = try seeds.split(separator: ",").map {
                 guard let s = UInt64($0.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--seeds expects comma-separated non-negative integers, got '\(seeds)'")
+                    throw CommandError("--seeds expects comma-separated non-negative integers, got '\(seeds)'")
                 }
                 return s
             }
         }
         let options = ReproductionOptions(profile: profile, outputRoot: URL(fileURLWithPath: out), seeds: parsedSeeds,
                                           fresh: fresh, progress: !quiet)
-        let report = try Findings.named(finding).run(options)
+        Interrupt.install()
+        let report: URL
+        do {
+            report = try Findings.named(finding).run(options)
+        } catch let ReproductionError.interrupted(run) where Interrupt.requested {
+            FileHandle.standardError.write(Data(("stopped by \(Interrupt.signalName ?? "request") during \(run): its checkpoint "
+                + "and every finished run are saved under \(options.outputRoot.path); run the same command again to resume\n").utf8))
+            throw ExitCode(Interrupt.exitStatus)
+        }
         print(try String(contentsOf: report, encoding: .utf8))
         print("report: \(report.path)")
     }

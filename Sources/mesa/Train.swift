@@ -4,13 +4,15 @@ import MesaTraining
 
 /// Options that pick and adjust a training configuration, shared by `train` and `bench`.
 struct ConfigOptions: ParsableArguments {
-    @Option(help: "Preset to start from (see `mesa presets`).") var preset: String = "linear-2"
-    @Option(help: "Number of optimizer steps.") var steps: Int?
-    @Option(help: "Random seed (data, initialization, held-out batches).") var seed: UInt64?
-    @Option(name: .customLong("batch-size"), help: "Sequences per batch.") var batchSize: Int?
-    @Option(help: "Sequence length T.") var length: Int?
-    @Option(help: "Peak learning rate.") var lr: Double?
-    @Option(help: "Linear warm-up steps.") var warmup: Int?
+    // `.unconditional`: a negative number is a value to refuse by name ("steps must be ≥ 0"),
+    // not a missing one.
+    @Option(help: "Preset to start from (see `mesa presets`; default linear-2).") var preset: String?
+    @Option(parsing: .unconditional, help: "Number of optimizer steps.") var steps: Int?
+    @Option(parsing: .unconditional, help: "Random seed (data, initialization, held-out batches).") var seed: UInt64?
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Sequences per batch.") var batchSize: Int?
+    @Option(parsing: .unconditional, help: "Sequence length T.") var length: Int?
+    @Option(parsing: .unconditional, help: "Peak learning rate.") var lr: Double?
+    @Option(parsing: .unconditional, help: "Linear warm-up steps.") var warmup: Int?
     @Option(name: .customLong("set"), parsing: .singleValue,
             help: ArgumentHelp("Set any configuration field: --set model.heads=2 (repeatable; see `mesa presets --show NAME`).",
                                valueName: "field=value"))
@@ -18,7 +20,12 @@ struct ConfigOptions: ParsableArguments {
 
     /// The preset with every flag applied.
     func config() throws -> TrainConfig {
-        var c = try Presets.config(preset)
+        try applied(to: Presets.config(preset ?? "linear-2"))
+    }
+
+    /// `base` with every flag but --preset applied, validated.
+    func applied(to base: TrainConfig) throws -> TrainConfig {
+        var c = base
         if let steps { c.steps = steps }
         if let seed { c.seed = seed }
         if let batchSize { c.batchSize = batchSize }
@@ -27,17 +34,12 @@ struct ConfigOptions: ParsableArguments {
         if let warmup { c.schedule.warmupSteps = warmup }
         for a in assignments {
             guard let eq = a.firstIndex(of: "=") else {
-                throw ValidationError("--set expects field=value, got '\(a)'")
+                throw CommandError("--set expects field=value, got '\(a)'")
             }
             c = try c.setting(String(a[..<eq]), to: String(a[a.index(after: eq)...]))
         }
         try c.validate()
         return c
-    }
-
-    /// True when any flag other than --steps changes the configuration.
-    var changesMoreThanSteps: Bool {
-        seed != nil || batchSize != nil || length != nil || lr != nil || warmup != nil || !assignments.isEmpty
     }
 }
 
@@ -45,27 +47,35 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model and write a run directory (config.json, metrics.csv, checkpoint.safetensors).",
         discussion: """
-        Progress (step, loss, steps/s, ETA) goes to standard error. Ctrl-C stops at the next step \
-        and writes a checkpoint; `--resume` continues from the last checkpoint to the same numbers \
-        an uninterrupted run reaches.
+        Progress (step, loss, steps/s, ETA) goes to standard error. Checkpoints are written every \
+        checkpointEvery steps and every checkpointSeconds (60 by default). Ctrl-C or SIGTERM stops at \
+        the next step and writes a checkpoint; `--resume` continues from the last checkpoint to the same \
+        numbers an uninterrupted run reaches. A run directory is locked while a process trains in it.
         """)
 
     @OptionGroup var options: ConfigOptions
     @Option(help: "Run directory (default: runs/PRESET-sSEED).") var out: String?
-    @Flag(help: "Continue the run in --out from its last checkpoint (only --steps may change).") var resume = false
+    @Flag(help: "Continue the run in --out from its last checkpoint (only --steps may change, and only upwards).")
+    var resume = false
     @Flag(help: "No progress line.") var quiet = false
 
     func run() throws {
         let dir: RunDirectory
         var config: TrainConfig
         if resume {
-            guard let out else { throw ValidationError("--resume needs --out DIR, the run to continue") }
+            guard let out else { throw CommandError("--resume needs --out DIR, the run to continue") }
             dir = RunDirectory(URL(fileURLWithPath: out))
-            if options.changesMoreThanSteps {
-                throw ValidationError("--resume continues the configuration in \(out)/config.json; only --steps may change")
+            let saved = try dir.readConfig()
+            if let preset = options.preset, preset != saved.preset {
+                throw CommandError("--preset \(preset) differs from the run's preset \(saved.preset) (\(dir.configURL.path)); "
+                                   + "--resume continues a run as configured, only --steps may change")
             }
-            config = try dir.readConfig()
-            if let steps = options.steps { config.steps = steps }
+            // Flags are applied to the saved configuration: one that repeats a saved value is
+            // harmless, one that changes it is refused by TrainingRun with the field's name.
+            config = try options.applied(to: saved)
+            if config.steps > saved.steps {
+                FileHandle.standardError.write(Data("extending \(out) from \(saved.steps) to \(config.steps) steps (recorded in config.json)\n".utf8))
+            }
         } else {
             config = try options.config()
             dir = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.preset)-s\(config.seed)"))
@@ -78,8 +88,16 @@ struct Train: ParsableCommand {
                   + String(format: "(%.1f steps/s); ", summary.stepsPerSecond)
                   + "held-out loss \(summary.finalEvalLoss.map { String(format: "%.6g", $0) } ?? "-"); run in \(dir.url.path)")
         case .interrupted:
-            print("interrupted at step \(summary.steps); checkpoint written. Continue with: mesa train --out \(dir.url.path) --resume")
-            throw ExitCode(130)
+            print("stopped by \(Interrupt.signalName ?? "request") at step \(summary.steps); checkpoint of step \(summary.steps) "
+                  + "and metrics written to \(dir.url.path). Continue with: mesa train --out \(dir.url.path) --resume")
+            throw ExitCode(Interrupt.exitStatus)
         }
     }
+}
+
+/// A refusal from a subcommand's `run()`: printed as "Error: …" alone (ValidationError there
+/// would print the top-level usage, which is not what was wrong).
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -86,7 +86,7 @@ import MesaTraining
         c.steps = 400
         c.batchSize = 64
         c.evalBatchSize = 256
-        c.schedule.horizon = 400
+        c.schedule = WarmupCosineSchedule(peak: 1e-3, warmupSteps: 200, horizon: 200)
         let trainer = try Trainer(config: c)
         let initial = trainer.evaluate()
         for _ in 0..<c.steps { _ = try trainer.trainStep() }

@@ -5,6 +5,8 @@ import MesaTensor
 // Backward: dx = (1/√(σ²+ε)) (ĝ − mean(ĝ) − x̂ mean(ĝ ⊙ x̂)) with ĝ = γ ⊙ dy;
 // dγ = Σ_rows dy ⊙ x̂, dβ = Σ_rows dy.
 
+/// mesa's first choice of ε, kept as the default of configurations written before ε was a
+/// field (`ModelConfig.layerNormEpsilon`); the reference code uses 1e-6.
 public let layerNormEpsilon = 1e-5
 
 /// Σ_i f(i) over a row of `n`, eight lanes at a time (`vector(i)` gives f(i…i+7)), the tail
@@ -20,7 +22,8 @@ func laneSum<S: TensorScalar>(_ n: Int, _ vector: (Int) -> Vec<S>, _ scalar: (In
 }
 
 /// Forward: y and the saved (x̂, 1/√(σ²+ε) per row).
-public func layerNormForward(_ x: Tensor, gain: Tensor, bias: Tensor?) -> (y: Tensor, xHat: Tensor, invStd: Tensor) {
+public func layerNormForward(_ x: Tensor, gain: Tensor, bias: Tensor?,
+                             epsilon: Double = layerNormEpsilon) -> (y: Tensor, xHat: Tensor, invStd: Tensor) {
     let (rows, width) = x.matrixShape
     precondition(gain.shape == [width] && (bias?.shape ?? [width]) == [width],
                  "layerNorm: gain \(gain.shape) / bias \(bias?.shape ?? []) for width \(width)")
@@ -42,7 +45,7 @@ public func layerNormForward(_ x: Tensor, gain: Tensor, bias: Tensor?) -> (y: Te
                         let centre = Vec<S>(repeating: mean)
                         let variance = laneSum(width, { let d = loadVecUnaligned(row + $0) - centre; return d * d },
                                                { let d = row[$0] - mean; return d * d }) / S(width)
-                        let inv = 1 / (variance + S(layerNormEpsilon)).squareRoot()
+                        let inv = 1 / (variance + S(epsilon)).squareRoot()
                         sp[r] = inv
                         for i in 0..<width {
                             let h = (xp[o + i] - mean) * inv
@@ -105,8 +108,8 @@ public func layerNormBackward(_ dy: Tensor, xHat: Tensor, invStd: Tensor, gain: 
 }
 
 /// Differentiable layer normalization with learned gain (and optional bias).
-public func layerNorm(_ x: Variable, gain: Variable, bias: Variable?) -> Variable {
-    let (y, xHat, invStd) = layerNormForward(x.value, gain: gain.value, bias: bias?.value)
+public func layerNorm(_ x: Variable, gain: Variable, bias: Variable?, epsilon: Double = layerNormEpsilon) -> Variable {
+    let (y, xHat, invStd) = layerNormForward(x.value, gain: gain.value, bias: bias?.value, epsilon: epsilon)
     let inputs = [x, gain] + (bias.map { [$0] } ?? [])
     return Variable(y, inputs: inputs) { g in
         let d = layerNormBackward(g, xHat: xHat, invStd: invStd, gain: gain.value)
