@@ -70,6 +70,11 @@ public struct Evaluation {
         table["lsq"] = s.loss(of: Baselines.ridge(s, lambda: 1e-3))
         let lambda = Baselines.ridgeLineSearch(sv)
         table["ridge"] = s.loss(of: Baselines.ridge(s, lambda: lambda))
+        // Under partial observation one observation does not determine the next (SPEC §1 task 2).
+        let window = config.task.partial.lsqWindow
+        if config.task.kind == "lds-partial" {
+            table["lsq-window"] = s.loss(of: Baselines.windowedRidge(s, window: window, lambda: 1e-3))
+        }
 
         // Weight structure of linear layers reading constructed tokens.
         var structure: [[PropositionOneStructure]] = []
@@ -100,12 +105,13 @@ public struct Evaluation {
             }
         }
 
-        let columns = ["model", "gd1", "lsq", "ridge", "revalg1"].filter { table[$0] != nil }
+        let columns = ["model", "gd1", "lsq", "lsq-window", "ridge", "revalg1"].filter { table[$0] != nil }
         let csv = out.appendingPathComponent("per_position_loss.csv")
         try CSV.write(header: ["position"] + columns,
                       rows: (0..<config.length).map { t in [Double(t + 1)] + columns.map { table[$0]![t] } }, to: csv)
         let titles = ["model": "trained model", "gd1": String(format: "GD-1 (η = %.4g)", eta),
-                      "lsq": "LSQ (λ = 1e-3)", "ridge": String(format: "ridge (λ = %g)", lambda), "revalg1": "RevAlg-1"]
+                      "lsq": "LSQ (λ = 1e-3)", "lsq-window": "LSQ on the last \(window) observations (λ = 1e-3)",
+                      "ridge": String(format: "ridge (λ = %g)", lambda), "revalg1": "RevAlg-1"]
         try? Figures.lines(csv: csv, series: columns.enumerated().map { ($0.offset + 1, titles[$0.element]!) },
                            title: "\(config.preset), step \(step): loss per position (held-out batch of \(config.evalBatchSize))",
                            xlabel: "position t", ylabel: "½‖ŝ_{t+1} − s_{t+1}‖²", logY: true,

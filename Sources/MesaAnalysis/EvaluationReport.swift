@@ -4,7 +4,7 @@ import Foundation
 public enum EvaluationReport {
     /// Per-position losses (every `stride`-th position and the last) and the means.
     public static func table(summary: Evaluation.Summary, table: [String: [Double]], stride: Int = 5) -> String {
-        let columns = ["model", "gd1", "lsq", "ridge", "revalg1"].filter { table[$0] != nil }
+        let columns = ["model", "gd1", "lsq", "lsq-window", "ridge", "revalg1"].filter { table[$0] != nil }
         let length = table["model"]?.count ?? 0
         var positions = Array(Swift.stride(from: 0, to: length, by: stride))
         if let last = positions.last, last != length - 1 { positions.append(length - 1) }

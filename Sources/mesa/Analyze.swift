@@ -6,12 +6,12 @@ import MesaTraining
 /// `mesa analyze ANALYSIS RUN`: the reverse-engineering analyses of SPEC §5 on any run directory.
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Take a trained run apart: linear probes, linearization, attention maps.",
+        abstract: "Take a trained run apart: linear probes, linearization, attention maps, few-shot regression.",
         discussion: """
         Each analysis reads RUN (written by `mesa train` or `mesa reproduce`) and writes \
         RUN/analysis/NAME/ atomically: CSV, PNG/SVG figures and summary.md. Nothing else in RUN changes.
         """,
-        subcommands: [AnalyzeProbes.self, AnalyzeLinearize.self, AnalyzeAttention.self])
+        subcommands: [AnalyzeProbes.self, AnalyzeLinearize.self, AnalyzeAttention.self, AnalyzeFewShot.self])
 }
 
 struct RunArgument: ParsableArguments {

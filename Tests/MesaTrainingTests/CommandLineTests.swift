@@ -77,4 +77,21 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("eval/\(f)").path), "missing \(f)")
         }
     }
+
+    @Test func fewShotRegressionOnATrainedRun() throws {
+        let dir = temporaryDirectory()
+        #expect(try mesa(["train"] + small + ["--out", dir.path]).status == 0)
+        let bad = try mesa(["analyze", "fewshot", dir.path, "--pairs=0"])
+        #expect(bad.status != 0 && bad.err.contains("--pairs"))
+        let out = dir.appendingPathComponent("analysis/fewshot")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+        let r = try mesa(["analyze", "fewshot", dir.path, "--pairs", "13", "--sequences", "16"])
+        #expect(r.status == 0, "\(r.err)")
+        let lines = try String(contentsOf: out.appendingPathComponent("fewshot.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "pair,model,lsq_pairs,lsq_transitions" && lines.count == 14)
+        // n = 10: LSQ on the pairs is exact once ten pairs are seen, the transitions' LSQ is not.
+        let last = lines.last!.split(separator: ",").compactMap { Double($0) }
+        #expect(last.count == 4 && last[0] == 13 && last[2] < 1e-4 && last[3] > 0.1)
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("summary.md").path))
+    }
 }
