@@ -37,7 +37,7 @@ for target in "${targets[@]}"; do
     corpus=$scratch/corpus/$target crashes=$scratch/crashes/$target
     mkdir -p "$corpus" "$crashes"
     echo "fuzz: $target for $seconds s (corpus $corpus)" >&2
-    "$bin" "$corpus" "$seeds/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+    "$bin" "$corpus" "$seeds/$target" -max_total_time="$seconds" -max_len=131072 -timeout=10 \
         -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$crashes/" || status=$?
 done
 exit $status
