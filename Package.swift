@@ -68,3 +68,17 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// libFuzzer targets for the parsers of untrusted files (checkpoints, config.json), built only by
+// scripts/fuzz.sh (MESA_FUZZ=1, -sanitize=fuzzer, its own scratch path): `swift build` and
+// `swift test` never see them.
+if Context.environment["MESA_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(name: "SafetensorsFuzz", dependencies: ["MesaTensor"], path: "Fuzz/SafetensorsFuzz"),
+        .executableTarget(name: "ConfigFuzz", dependencies: ["MesaTraining"], path: "Fuzz/ConfigFuzz"),
+    ]
+    package.products += [
+        .executable(name: "SafetensorsFuzz", targets: ["SafetensorsFuzz"]),
+        .executable(name: "ConfigFuzz", targets: ["ConfigFuzz"]),
+    ]
+}

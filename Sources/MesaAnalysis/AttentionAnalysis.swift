@@ -21,7 +21,7 @@ public struct AttentionAnalysis {
     public let sequences: Int
 
     /// `layers`: 1-based (nil: every softmax layer). A layer without attention weights is refused.
-    public init(_ trained: LoadedRun, layers: [Int]? = nil, sequences: Int = 2048) throws {
+    public init(_ trained: LoadedRun, layers: [Int]? = nil, sequences: Int = AttentionMaps.heldOutSequences) throws {
         let model = trained.model
         let chosen = try layers.map { try AnalysisError.layerIndices($0, count: model.blocks.count) }
             ?? model.blocks.indices.filter { model.blocks[$0].attention.kind == .softmax }
@@ -40,9 +40,7 @@ public struct AttentionAnalysis {
     @discardableResult
     public func run() throws -> [Focus] {
         let c = trained.config
-        let task = try c.task.makeTask(seed: c.seed)
-        let test = task.batch(size: sequences, length: c.length, seed: c.seed, purpose: .testBatch, dtype: .float64)
-        let maps = AttentionMaps(model: trained.model, tokens: c.tokens.tokens(from: test.inputs), layers: layers)
+        let maps = try AttentionMaps(model: trained.model, tokens: AttentionMaps.heldOutTokens(c, sequences: sequences), layers: layers)
         let focus = layers.map { Focus(layer: $0 + 1, onCurrent: maps.meanWeight(layer: $0, lag: 0),
                                        onPrevious: maps.meanWeight(layer: $0, lag: 1)) }
         try AnalysisFolder.write(trained.directory, name: "attention") { out in

@@ -1,6 +1,7 @@
 import Foundation
 import MesaNN
 import MesaTensor
+import MesaTraining
 
 /// Attention maps of softmax layers averaged over a held-out batch (SPEC §5.5): [VO] finds
 /// that the first softmax layer of a model on unconstructed tokens attends to t and t−1,
@@ -9,23 +10,46 @@ public struct AttentionMaps {
     /// By layer index: [H, T, T], row t the query position, column t' the key position.
     public let maps: [Int: Tensor]
 
-    /// The maps of the softmax layers (or of `layers`, any kind with attention weights).
-    public init(model: Transformer, tokens: Tensor, layers: [Int]? = nil) {
-        let chosen = layers ?? model.blocks.indices.filter { model.blocks[$0].attention.kind == .softmax }
-        let trace = ForwardTrace(capturing: chosen.map { "layers.\($0).weights" })
-        Variable.withoutGradients { _ = model(tokens, trace: trace) }
-        var maps: [Int: Tensor] = [:]
-        for l in chosen { if let w = trace["layers.\(l).weights"] { maps[l] = Self.batchMean(w) } }
-        self.maps = maps
+    /// Held-out sequences the maps average over (SPEC §5.5), whatever a run's `evalBatchSize`.
+    public static let heldOutSequences = 2048
+
+    /// The tokens of `sequences` held-out sequences of `config`'s task: the test batch's random
+    /// purpose, so the first `evalBatchSize` of them are the loss evaluation's own batch.
+    public static func heldOutTokens(_ config: TrainConfig, sequences: Int = heldOutSequences) throws -> Tensor {
+        let task = try config.task.makeTask(seed: config.seed)
+        let test = task.batch(size: sequences, length: config.length, seed: config.seed, purpose: .testBatch, dtype: .float64)
+        return config.tokens.tokens(from: test.inputs)
     }
 
-    /// Mean over the first axis: [B, ...] → [...].
-    static func batchMean(_ w: Tensor) -> Tensor {
-        let b = w.shape[0], per = w.count / max(b, 1)
-        var sum = [Double](repeating: 0, count: per)
-        let d = w.doubles
-        for i in 0..<b { for j in 0..<per { sum[j] += d[i * per + j] } }
-        return Tensor(shape: Array(w.shape.dropFirst()), sum.map { $0 / Double(b) }, dtype: w.dtype)
+    /// The maps of the softmax layers (or of `layers`, any kind with attention weights),
+    /// averaged over the sequences of `tokens` [B, T, W]. The model runs on `chunk` sequences
+    /// at a time, so the [B, H, T, T] weights of a large batch never exist at once.
+    public init(model: Transformer, tokens: Tensor, layers: [Int]? = nil, chunk: Int = 256) {
+        let chosen = layers ?? model.blocks.indices.filter { model.blocks[$0].attention.kind == .softmax }
+        let b = tokens.shape[0], per = tokens.count / max(b, 1), step = max(chunk, 1)
+        let all = b > step ? tokens.doubles : []
+        var sums: [Int: (shape: [Int], dtype: DType, sum: [Double])] = [:]
+        for start in stride(from: 0, to: b, by: step) {
+            let n = min(step, b - start)
+            let part = b > step
+                ? Tensor(shape: [n] + tokens.shape.dropFirst(), Array(all[(start * per)..<((start + n) * per)]), dtype: tokens.dtype)
+                : tokens                                                              // (n, T, W)
+            let trace = ForwardTrace(capturing: chosen.map { "layers.\($0).weights" })
+            Variable.withoutGradients { _ = model(part, trace: trace) }
+            for l in chosen {
+                guard let w = trace["layers.\(l).weights"] else { continue }          // (n, H, T, T)
+                var entry = sums[l] ?? (Array(w.shape.dropFirst()), w.dtype, [Double](repeating: 0, count: w.count / n))
+                Self.addBatchSum(w, into: &entry.sum)
+                sums[l] = entry
+            }
+        }
+        maps = sums.mapValues { Tensor(shape: $0.shape, $0.sum.map { $0 / Double(b) }, dtype: $0.dtype) }
+    }
+
+    /// sum += Σ_b w[b, ...].
+    static func addBatchSum(_ w: Tensor, into sum: inout [Double]) {
+        let per = sum.count, d = w.doubles
+        for i in 0..<(w.count / max(per, 1)) { for j in 0..<per { sum[j] += d[i * per + j] } }
     }
 
     /// Mean over heads and positions t ≥ `from` of the weight on key t − `lag` (lag 0: the

@@ -29,6 +29,9 @@ public struct Evaluation {
         /// Per softmax layer: mean attention weight (over heads and positions t ≥ 3) on the
         /// current token and on the previous one (SPEC §5.5).
         public var attention: [AttentionFocus]
+        /// Held-out sequences the attention maps average over (`AttentionMaps.heldOutSequences`;
+        /// nil in summaries written before they did, when they used the `evalBatchSize` batch).
+        public var attentionSequences: Int?
     }
 
     public struct AttentionFocus: Codable {
@@ -92,13 +95,15 @@ public struct Evaluation {
             }
         }
 
-        // Attention maps of softmax layers, averaged over the held-out batch.
+        // Attention maps of softmax layers, averaged over 2048 held-out sequences (SPEC §5.5) whatever
+        // the loss evaluation's batch; its sequences are the first of them.
         var attention: [AttentionFocus] = []
         let softmaxLayers = model.blocks.indices.filter { model.blocks[$0].attention.kind == .softmax }
+        let attentionSequences = AttentionMaps.heldOutSequences
         if !softmaxLayers.isEmpty {
-            let maps = AttentionMaps(model: model, tokens: config.tokens.tokens(from: test.inputs))
+            let maps = try AttentionMaps(model: model, tokens: AttentionMaps.heldOutTokens(config, sequences: attentionSequences))
             for l in softmaxLayers {
-                _ = try? maps.write(layer: l, title: "\(config.preset), layer \(l + 1): softmax attention averaged over \(config.evalBatchSize) held-out sequences",
+                _ = try? maps.write(layer: l, title: "\(config.preset), layer \(l + 1): softmax attention averaged over \(attentionSequences) held-out sequences",
                                     into: out.appendingPathComponent("attention"))
                 attention.append(AttentionFocus(layer: l + 1, onCurrent: maps.meanWeight(layer: l, lag: 0),
                                                 onPrevious: maps.meanWeight(layer: l, lag: 1)))
@@ -127,7 +132,8 @@ public struct Evaluation {
                               gdOneStepSize: eta, ridgeLambda: lambda,
                               maxRelativeGapToGDOne: maxGap(table["model"]!, table["gd1"]!),
                               maxRelativeGapToRevAlgOne: table["revalg1"].map { maxGap(table["model"]!, $0) },
-                              structure: structure, revAlgOne: revAlg, attention: attention)
+                              structure: structure, revAlgOne: revAlg, attention: attention,
+                              attentionSequences: softmaxLayers.isEmpty ? nil : attentionSequences)
         try AtomicFile.writeJSON(summary, to: out.appendingPathComponent("summary.json"))
         return (summary, table)
     }

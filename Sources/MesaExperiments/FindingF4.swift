@@ -229,7 +229,7 @@ public struct FindingF4: Finding {
         if let s = softmax, let eval = s.eval {
             md += """
 
-            ## softmax-7, layer 1: attention averaged over the held-out batch
+            ## softmax-7, layer 1: attention averaged over \(AttentionMaps.heldOutSequences) held-out sequences
 
             ![attention](\(rel(eval))/attention/layer0_attention.png)
 

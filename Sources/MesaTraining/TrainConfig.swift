@@ -118,8 +118,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             if !model.embedding { try fail("raw tokens need model.embedding = true") }
         case .constructed, .constructedMasked:
             if model.embedding { try fail("constructed tokens are fed directly: model.embedding must be false") }
-            if model.width != 4 * task.dimension {
-                try fail("constructed tokens have width 4n = \(4 * task.dimension); model.width is \(model.width)")
+            // Compared as width / 4 so that a huge task.dimension cannot overflow 4n.
+            if model.width % 4 != 0 || model.width / 4 != task.dimension {
+                try fail("constructed tokens have width 4n (n = task.dimension = \(task.dimension)); model.width is \(model.width)")
             }
             if model.positionalEncoding != 0 { try fail("the positional encoding is for raw tokens only") }
         }

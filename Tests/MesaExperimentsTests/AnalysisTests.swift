@@ -105,4 +105,29 @@ func snapshot(_ dir: URL) throws -> [String: Data] {
         let c = Variable.withoutGradients { swapped(tokens).value }
         #expect(c.relativeError(to: a) > 0)
     }
+
+    /// `mesa eval` (and F4 through it) averages attention maps over 2048 held-out sequences (SPEC §5.5),
+    /// not over the loss evaluation's batch (8 sequences here), and the maps do not depend on how the
+    /// model's passes are chunked.
+    @Test func evaluationAveragesAttentionOver2048Sequences() throws {
+        let dir = try trained(tinySoftmaxConfig())
+        let run = try LoadedRun(directory: dir)
+        let (summary, _) = try Evaluation(run).run()
+        #expect(summary.evalBatchSize == 8 && summary.attentionSequences == 2048)
+        let tokens = try AttentionMaps.heldOutTokens(run.config)
+        #expect(tokens.shape[0] == 2048)
+        // The loss evaluation's sequences are the first of the 2048.
+        let first = try AttentionMaps.heldOutTokens(run.config, sequences: 8)
+        #expect(Array(tokens.doubles.prefix(first.count)) == first.doubles)
+        let whole = AttentionMaps(model: run.model, tokens: tokens, chunk: 2048)
+        let chunked = AttentionMaps(model: run.model, tokens: tokens, chunk: 300)
+        let few = AttentionMaps(model: run.model, tokens: first)
+        #expect(summary.attention.map(\.layer) == [1, 2, 3])
+        for l in 0..<3 {
+            #expect(chunked.maps[l]!.relativeError(to: whole.maps[l]!) < 1e-6)
+            #expect(abs(summary.attention[l].onCurrent - whole.meanWeight(layer: l, lag: 0)) < 1e-6)
+            #expect(abs(summary.attention[l].onPrevious - whole.meanWeight(layer: l, lag: 1)) < 1e-6)
+            #expect(few.maps[l]!.relativeError(to: whole.maps[l]!) > 1e-4)
+        }
+    }
 }

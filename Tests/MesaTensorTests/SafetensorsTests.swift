@@ -40,4 +40,57 @@ import MesaTensor
             }
         }
     }
+
+    /// A file of `header` (JSON text, or any bytes) and `body` bytes, with a correct length field.
+    func file(_ header: [UInt8], body: [UInt8] = []) -> Data {
+        var d = Data()
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { d.append(contentsOf: $0) }
+        return d + Data(header) + Data(body)
+    }
+
+    func file(_ header: String, body: [UInt8] = []) -> Data { file(Array(header.utf8), body: body) }
+
+    /// Malformed headers of the kinds the fuzzer (scripts/fuzz.sh) tries: each must be refused
+    /// with an error that says what is wrong, never trap. Before the fix the shape product and
+    /// the offset difference overflowed (a trap in debug builds, a wrong-sized tensor under
+    /// -Ounchecked), and a slice of a larger buffer trapped on its indices.
+    @Test func malformedHeadersAreRefusedWithoutTrapping() throws {
+        let big = Int.max / 2 + 1
+        let cases: [(Data, String)] = [
+            (file("{\"a\":{\"dtype\":\"F32\",\"shape\":[\(big),4],\"data_offsets\":[0,0]}}"), "shape"),
+            (file("{\"a\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296,0],\"data_offsets\":[0,0]}}"), "shape"),
+            (file("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2,-2],\"data_offsets\":[0,16]}}", body: .init(repeating: 0, count: 16)), "shape"),
+            (file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,\(Int.min)]}}", body: [0, 0, 0, 0]), "data offsets"),
+            (file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\(Int.max - 1),\(Int.max)]}}", body: [0, 0, 0, 0]), "data offsets"),
+            (file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", body: [0, 0, 0, 0]), "data offsets"),
+            (file("{\"a\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,4]}}", body: [0, 0, 0, 0]), "data offsets"),
+            (file("{\"a\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", body: [0, 0, 0, 0]), "dtype BF16"),
+            (file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}"), "lacks"),
+            (file([0x7b, 0xff, 0xfe, 0x7d]), "not a JSON object"),
+            (file("[1, 2]"), "not a JSON object"),
+            (file("{\"__metadata__\":{\"step\":3}}"), "__metadata__"),
+            (Data([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7b, 0x7d]), "header length"),
+            (Data([0x10, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7d]), "header length"),
+        ]
+        for (bytes, why) in cases {
+            do {
+                _ = try Safetensors.decode(bytes, path: "x.safetensors")
+                Issue.record("read a malformed file that should fail on \(why)")
+            } catch let e as MesaIOError {
+                #expect(e.description.contains("x.safetensors") && e.description.contains(why), "\(e)")
+            }
+        }
+        // An empty tensor with a huge dimension is well-formed (its size does not overflow).
+        let empty = try Safetensors.decode(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[0,\(big)],\"data_offsets\":[0,0]}}"))
+        #expect(empty.tensors["a"]!.shape == [0, big] && empty.tensors["a"]!.count == 0)
+    }
+
+    /// `decode` reads a slice of a larger buffer (non-zero start index) as it reads the bytes alone.
+    @Test func decodesASliceOfALargerBuffer() throws {
+        let a = randomTensor([3, 2], seed: 4, dtype: .float32)
+        let bytes = try Safetensors.encode(.init(tensors: ["a": a], metadata: ["k": "v"]))
+        let padded = Data([1, 2, 3]) + bytes + Data([9])
+        let back = try Safetensors.decode(padded[3..<(3 + bytes.count)])
+        #expect(back.metadata == ["k": "v"] && back.tensors["a"]!.doubles == a.doubles)
+    }
 }

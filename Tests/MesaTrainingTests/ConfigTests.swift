@@ -60,6 +60,21 @@ import MesaTraining
         #expect(throws: ConfigError.self) { try c.validate() }
     }
 
+    /// A config.json with a huge task.dimension (the input ConfigFuzz feeds) made
+    /// validation compute 4n and trap on the overflow instead of refusing the file.
+    @Test func hugeDimensionsAreRefusedWithoutOverflow() throws {
+        var c = try Presets.config("linear-2")
+        c.task.dimension = Int.max / 2
+        c.model.dimension = Int.max / 2
+        c.model.width = Int.max
+        do { try c.validate(); Issue.record("accepted task.dimension \(c.task.dimension)") } catch {
+            #expect("\(error)".contains("model.width") && "\(error)".contains("4n"), "\(error)")
+        }
+        let dir = RunDirectory(temporaryDirectory())
+        try dir.writeConfig(c)
+        #expect(throws: (any Error).self) { try dir.readConfig().validate() }
+    }
+
     @Test func anExistingRunIsNotOverwritten() throws {
         let c = try smallConfig(steps: 4)
         let dir = RunDirectory(temporaryDirectory())

@@ -51,22 +51,34 @@ public enum Safetensors {
         return try decode(data, path: url.path)
     }
 
+    /// The largest header read (the reference implementation's limit): a corrupt length field
+    /// must not make the reader allocate or parse gigabytes.
+    public static let maxHeaderBytes = 100_000_000
+
+    /// Reads a safetensors file from its bytes (`data` may be a slice). Bytes that are not a
+    /// well-formed file are refused with `MesaIOError.corrupt` naming `path` and what is wrong;
+    /// no input traps (the reader is fuzzed: scripts/fuzz.sh).
     public static func decode(_ data: Data, path: String = "<data>") throws -> File {
         func corrupt(_ why: String) -> MesaIOError { .corrupt(path, why) }
         guard data.count >= 8 else { throw corrupt("shorter than the 8-byte safetensors header length") }
         var n: UInt64 = 0
         for (i, byte) in data.prefix(8).enumerated() { n |= UInt64(byte) << UInt64(8 * i) }
-        guard n <= UInt64(data.count - 8), n < 100_000_000 else {
-            throw corrupt("header length \(n) exceeds the file size \(data.count)")
+        guard n <= UInt64(maxHeaderBytes) else {
+            throw corrupt("header length \(n) exceeds the \(maxHeaderBytes) bytes a safetensors header may have")
         }
-        let headerData = data.subdata(in: 8..<(8 + Int(n)))
-        guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+        guard n <= UInt64(data.count - 8) else {
+            throw corrupt("header length \(n) exceeds the \(data.count - 8) bytes after the length field")
+        }
+        let headerStart = data.startIndex + 8, bodyStart = headerStart + Int(n)
+        guard let header = (try? JSONSerialization.jsonObject(with: Data(data[headerStart..<bodyStart]))) as? [String: Any]
+        else {
             throw corrupt("header is not a JSON object")
         }
-        let body = data.subdata(in: (8 + Int(n))..<data.count)
+        let body = data[bodyStart...]
         var tensors: [String: Tensor] = [:]
         var metadata: [String: String] = [:]
-        for (name, entry) in header {
+        for name in header.keys.sorted() {
+            let entry = header[name]!
             if name == "__metadata__" {
                 guard let m = entry as? [String: String] else { throw corrupt("__metadata__ is not a string map") }
                 metadata = m
@@ -80,13 +92,15 @@ public enum Safetensors {
             guard let dtype = DType.allCases.first(where: { $0.safetensorsName == dtypeName }) else {
                 throw corrupt("tensor '\(name)' has dtype \(dtypeName); mesa reads F32 and F64")
             }
-            let count = shape.reduce(1, *)
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[1] <= body.count,
-                  offsets[1] - offsets[0] == count * dtype.size else {
-                throw corrupt("tensor '\(name)' (shape \(shape), \(dtypeName)) does not fit its data offsets \(offsets) in \(body.count) data bytes")
+            let (begin, end) = (offsets[0], offsets[1])
+            guard shape.allSatisfy({ $0 >= 0 }), let byteCount = Self.byteCount(shape: shape, dtype: dtype) else {
+                throw corrupt("tensor '\(name)' has shape \(shape): dimensions must be ≥ 0 and the size must fit in memory")
+            }
+            guard begin >= 0, begin <= end, end <= body.count, end - begin == byteCount else {
+                throw corrupt("tensor '\(name)' (shape \(shape), \(dtypeName), \(byteCount) bytes) does not fit its data offsets \(offsets) in \(body.count) data bytes")
             }
             var t = Tensor(uninitializedShape: shape, dtype: dtype)
-            let slice = body.subdata(in: offsets[0]..<offsets[1])
+            let slice = body[(bodyStart + begin)..<(bodyStart + end)]
             func fill<S: TensorScalar>(_: S.Type) {
                 t.withUnsafeMutableBufferPointer(as: S.self) { dst in
                     _ = slice.copyBytes(to: UnsafeMutableRawBufferPointer(dst))
@@ -96,5 +110,16 @@ public enum Safetensors {
             tensors[name] = t
         }
         return File(tensors: tensors, metadata: metadata)
+    }
+
+    /// Bytes a tensor of `shape` takes, nil when the product of the dimensions overflows.
+    static func byteCount(shape: [Int], dtype: DType) -> Int? {
+        var total = dtype.size
+        for d in shape {
+            let (product, overflow) = total.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            total = product
+        }
+        return total
     }
 }
