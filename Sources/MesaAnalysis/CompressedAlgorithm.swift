@@ -164,7 +164,7 @@ public final class CompressedAlgorithmObjective: TrainingObjective {
 extension CompressedAlgorithm {
     /// Trains CompressedAlg-k with `config`'s task, batches, schedule and optimizer, the linear-k
     /// model's tokens, depth, heads and clipping, in Float32; returns the scalars.
-    public static func train(config: TrainConfig, initStd: Double = 0.05,
+    public static func train(config: TrainConfig, initStd: Double = 1e-3,
                              onStep: ((Trainer.StepResult) -> Void)? = nil) throws -> CompressedAlgorithm {
         let m = config.model
         let objective = CompressedAlgorithmObjective(layers: m.layers.count, heads: m.heads, dimension: config.task.dimension,

@@ -12,7 +12,7 @@ import MesaTraining
 ///     x_{j+1} = x_j + α_j (s_t − (G_t + μI) x_j) + β_j (x_j − x_{j−1}),   j = 0…k−1
 ///     ŝ_{t+1} = η A_t x_k
 ///
-/// with A_t, G_t of `InContextStatistics`. β = 0 is Richardson; k = 0 is GD-1 (η A_t s_t);
+/// with A_t, G_t of `InContextStatistics` (β_0 has no effect: x_{−1} = x_0). β = 0 is Richardson; k = 0 is GD-1 (η A_t s_t);
 /// α_j → 1/(G_t + μI)'s scale over many steps makes x_k → H_t s_t and the result ridge regression.
 /// This is the algorithm a k-layer linear model is hypothesized to run.
 public struct PropositionTwo: Codable, Equatable, Sendable {

@@ -54,7 +54,7 @@ extension FindingF2 {
             r.prop2 = s.loss(of: prop2.predictions(s))
             let compressedFit = try Self.compressedFit(depth: depth, profile: profile, seed: seeds[0])
             let compressed = try cache.result(compressedFit, name: "compressed-\(depth)", label: "F2 CompressedAlg-\(depth)") {
-                try CompressedAlgorithm.train(config: compressedFit.train)
+                try CompressedAlgorithm.train(config: compressedFit.train, initStd: compressedFit.initStd)
             }
             r.fittedCompressed = compressed
             r.compressed = s.loss(of: compressed.predictions(s, tokens: compressedFit.train.tokens))
