@@ -93,7 +93,9 @@ public final class CompressedAlgorithmObjective: TrainingObjective {
     public let tokens: TokenConstruction
     public let activationClip: Double?
     let n: Int, heads: Int
-    let queryBasis: Variable, projectionBasis: Variable, identities: Variable
+    let queryBasis: Variable, projectionBasis: Variable
+    /// W_K = W_V = I per head: [H·4n, 4n].
+    let identities: Variable
 
     /// A fresh model: scalars drawn N(0, initStd²) from `seed`'s parameter stream.
     public init(layers: Int, heads: Int, dimension n: Int, tokens: TokenConstruction, activationClip: Double?,
@@ -142,14 +144,19 @@ public final class CompressedAlgorithmObjective: TrainingObjective {
             + projectionValue.enumerated().map { NamedParameter("layers.\($0.offset).projectionValue", $0.element, decays: false) }
     }
 
+    /// Layer l's W_Q (H·4n, 4n) and P (4n, H·4n), assembled from its scalars.
+    func layerWeights(_ l: Int) -> (wq: Variable, p: Variable) {
+        let w = 4 * n
+        return (reshaped(linear(keyQuery[l], queryBasis), [heads * w, w]),
+                reshaped(linear(projectionValue[l], projectionBasis), [w, heads * w]))
+    }
+
     /// Predictions [B, T, n] from states [B, T, n].
     public func predictions(_ states: Tensor) -> Variable {
-        let w = 4 * n, dtype = keyQuery[0].dtype
-        var e = Variable(tokens.tokens(from: states.converted(to: dtype)))                  // (B, T, 4n)
+        var e = Variable(tokens.tokens(from: states.converted(to: keyQuery[0].dtype)))                  // (B, T, 4n)
         let spec = AttentionSpec(kind: .linear, heads: heads)
         for l in keyQuery.indices {
-            let wq = reshaped(linear(keyQuery[l], queryBasis), [heads * w, w])              // (H·4n, 4n)
-            let p = reshaped(linear(projectionValue[l], projectionBasis), [w, heads * w])   // (4n, H·4n)
+            let (wq, p) = layerWeights(l)
             e = e + attentionLayer(spec, e, queryKeyInput: e, wq: wq, wk: identities, wv: identities, p: p)
             if let c = activationClip { e = clip(e, c) }
         }

@@ -162,3 +162,22 @@ func maxAbsDifference(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).map { 
         #expect(errors.allSatisfy { $0 < 1e-5 }, "\(errors)")
     }
 }
+
+@Suite struct InterpolationTests {
+    /// One layer without clipping: the interpolated model predicts ½ (free linear layer) + ½ (CompressedAlg-1).
+    @Test func averagedProductsAverageThePredictions() {
+        let s = states(batch: 2, length: 6, n: 3)
+        let objective = InterpolatedObjective(layers: 1, heads: 2, dimension: 3, tokens: .constructed, activationClip: nil,
+                                              initStd: 0.3, compressedInitStd: 0.3, seed: 9, dtype: .float64)
+        let inputs = Tensor(shape: [s.batch, s.length, s.dimension], s.inputs)
+        let e = Variable(TokenConstruction.constructed.tokens(from: inputs))
+        let f = objective.free[0]
+        let free = columns(attentionLayer(AttentionSpec(kind: .linear, heads: 2), e, queryKeyInput: e, wq: f.wq, wk: f.wk,
+                                          wv: f.wv, p: f.p), 0..<3).value.doubles
+        let compressed = objective.compressed.current.predictions(s, tokens: .constructed)
+        let expected = zip(free, compressed).map { 0.5 * $0 + 0.5 * $1 }
+        #expect(maxAbsDifference(objective.predictions(inputs).value.doubles, expected) < 1e-12)
+        #expect(maxAbsDifference(free, compressed) > 0.01)
+        #expect(objective.parameters.count == 4 + 2)
+    }
+}
