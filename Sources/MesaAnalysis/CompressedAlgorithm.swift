@@ -180,7 +180,10 @@ extension CompressedAlgorithm {
         var small = m
         small.layers = [.linear]
         let trainer = try Trainer(config: config, model: try Transformer(config: small, seed: config.seed), objective: objective)
-        for _ in 0..<config.steps { onStep?(try trainer.trainStep()) }
+        for _ in 0..<config.steps {
+            let result = try trainer.trainStep()  // not inside `onStep?(…)`: a nil onStep would skip the step
+            onStep?(result)
+        }
         return objective.current
     }
 }
