@@ -13,10 +13,11 @@ extension FindingF2 {
         var fittedProp2: PropositionTwo?
         var fittedCompressed: CompressedAlgorithm?
         var gdStepSize = 0.0
+        var interpolated: Double?
         var measured: Measured.Depth {
             func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(max(x.count, 1)) }
             return .init(depth: depth, model: model.map(mean), prop2: mean(prop2), compressed: mean(compressed),
-                         multiStepGD: mean(multiStepGD))
+                         multiStepGD: mean(multiStepGD), interpolated: interpolated)
         }
     }
 
@@ -58,6 +59,12 @@ extension FindingF2 {
             }
             r.fittedCompressed = compressed
             r.compressed = s.loss(of: compressed.predictions(s, tokens: compressedFit.train.tokens))
+            if Self.interpolationDepths(profile: profile).contains(depth) {
+                let fit = try Self.interpolationFit(depth: depth, profile: profile, seed: seeds[0])
+                r.interpolated = try cache.result(fit, name: "interpolated-\(depth)", label: "F2 interpolation, depth \(depth)") {
+                    try InterpolatedObjective.train(config: fit.train, compressedInitStd: fit.initStd)
+                }
+            }
             r.gdStepSize = MultiStepGD.lineSearch(sv, steps: depth)
             r.multiStepGD = s.loss(of: MultiStepGD.predictions(s, steps: depth, eta: r.gdStepSize))
             try Self.writeCurves(r, gdOne: gdOne, lsq: lsq, into: root)

@@ -31,6 +31,14 @@ import MesaExperiments
         #expect(FindingF2.claims(Self.good)[0].measured == "linear-2 0.3100 > linear-4 0.2000 > linear-6 0.1500")
     }
 
+    @Test func theInterpolationClaimFollowsItsGap() {
+        var m = Self.good
+        m.depths[0].interpolated = 0.31 * 1.149
+        #expect(FindingF2.claims(m).count == 9 && FindingF2.claims(m)[3].holds)
+        m.depths[0].interpolated = 0.31 * 1.151
+        #expect(!FindingF2.claims(m)[3].holds && FindingF2.claims(m)[3].measured.contains("gap 15.1%"))
+    }
+
     @Test func oneDepthHasNoDepthClaim() {
         let m = FindingF2.Measured(depths: [Self.good.depths[0]], gdOne: 0.6, lsq: 0.05)
         #expect(FindingF2.claims(m).count == 3)
@@ -46,6 +54,7 @@ import MesaExperiments
         let text = try String(contentsOf: report, encoding: .utf8)
         #expect(text.contains("| Prop-2 with 1 preconditioning step(s) matches linear-2"))
         #expect(text.contains("Differs from the paper"))
+        #expect(text.contains("products (SPEC §5.3) matches linear-2"))
         let csv = try String(contentsOf: out.appendingPathComponent("F2/per_position_loss_linear-2.csv"), encoding: .utf8)
         #expect(csv.hasPrefix("position,model,prop2,compressed,gd2,gd1,lsq"))
         #expect(csv.split(separator: "\n").count == 13)
