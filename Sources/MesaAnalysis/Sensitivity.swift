@@ -92,7 +92,7 @@ public struct SensitivityAnalysis {
     public let trained: LoadedRun
     public let sequences: Int
 
-    public init(_ trained: LoadedRun, sequences: Int = 64) throws {
+    public init(_ trained: LoadedRun, sequences: Int = 16) throws {
         guard sequences >= 1 else { throw AnalysisError.badOption("--sequences must be at least 1") }
         self.trained = trained
         self.sequences = sequences

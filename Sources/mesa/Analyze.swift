@@ -107,7 +107,7 @@ struct AnalyzeSensitivity: ParsableCommand {
         """)
 
     @OptionGroup var target: RunArgument
-    @Option(help: "Test sequences to average over.") var sequences = 64
+    @Option(help: "Test sequences to average over (each costs T backward passes over n copies).") var sequences = 16
 
     func run() throws {
         let start = Date()
