@@ -25,13 +25,29 @@ public struct ProbeGram {
     /// Adds rows: x [N, D], y [N, m] (Double, 2-D).
     public mutating func add(_ x: Tensor, _ y: Tensor) {
         precondition(x.shape == [x.shape[0], features] && y.shape == [x.shape[0], outputs], "probe rows do not match")
-        let g = matmul(x, x, transposeA: true).doubles, c = matmul(x, y, transposeA: true).doubles  // [D, D], [D, m]
-        for i in 0..<gram.count { gram[i] += g[i] }
-        for i in 0..<cross.count { cross[i] += c[i] }
-        y.withUnsafeBufferPointer(as: Double.self) { yp in
-            for r in 0..<x.shape[0] { for j in 0..<outputs { let v = yp[r * outputs + j]; sum[j] += v; sumOfSquares[j] += v * v } }
+        x.withUnsafeBufferPointer(as: Double.self) { xp in
+            y.withUnsafeBufferPointer(as: Double.self) { yp in
+                add(rows: x.shape[0], x: xp.baseAddress!, xStride: features, y: yp.baseAddress!, yStride: outputs)
+            }
         }
-        count += x.shape[0]
+    }
+
+    /// Adds `rows` rows read in place: row r of x at x + r·xStride (D values), of y at y + r·yStride
+    /// (m values). A strided view reads position p of a [B, T, D] activation without copying it
+    /// out; BLAS accumulates straight into G and C (β = 1).
+    public mutating func add(rows: Int, x: UnsafePointer<Double>, xStride: Int, y: UnsafePointer<Double>, yStride: Int) {
+        guard rows > 0 else { return }
+        let (d, m) = (features, outputs)
+        gram.withUnsafeMutableBufferPointer { g in
+            Double.gemm(transA: true, transB: false, m: d, n: d, k: rows, alpha: 1, a: x, lda: xStride, b: x, ldb: xStride,
+                        beta: 1, c: g.baseAddress!, ldc: d)                                  // G += XᵀX [D, D]
+        }
+        cross.withUnsafeMutableBufferPointer { c in
+            Double.gemm(transA: true, transB: false, m: d, n: m, k: rows, alpha: 1, a: x, lda: xStride, b: y, ldb: yStride,
+                        beta: 1, c: c.baseAddress!, ldc: m)                                  // C += XᵀY [D, m]
+        }
+        for r in 0..<rows { for j in 0..<m { let v = y[r * yStride + j]; sum[j] += v; sumOfSquares[j] += v * v } }
+        count += rows
     }
 
     /// Σ (y − ȳ)² per column.
@@ -56,16 +72,18 @@ public struct ProbeGram {
     /// Σ‖y − Wᵀx‖² = Σy² − 2 wᵀc + wᵀ G w (in-sample, for choosing λ without the score set).
     public func residualSquares(_ w: [Double]) -> [Double] {
         let d = features, m = outputs
-        return (0..<m).map { j in
-            var cw = 0.0, wgw = 0.0
-            for a in 0..<d {
-                cw += w[a * m + j] * cross[a * m + j]
-                var gw = 0.0
-                for b in 0..<d { gw += gram[a * d + b] * w[b * m + j] }
-                wgw += w[a * m + j] * gw
+        var gw = [Double](repeating: 0, count: d * m)                                  // G W [D, m]
+        gram.withUnsafeBufferPointer { g in
+            w.withUnsafeBufferPointer { wp in
+                gw.withUnsafeMutableBufferPointer { out in
+                    Double.gemm(transA: false, transB: false, m: d, n: m, k: d, alpha: 1, a: g.baseAddress!, lda: d,
+                                b: wp.baseAddress!, ldb: m, beta: 0, c: out.baseAddress!, ldc: m)
+                }
             }
-            return max(sumOfSquares[j] - 2 * cw + wgw, 0)
         }
+        var cw = [Double](repeating: 0, count: m), wgw = cw
+        for a in 0..<d { for j in 0..<m { cw[j] += w[a * m + j] * cross[a * m + j]; wgw[j] += w[a * m + j] * gw[a * m + j] } }
+        return (0..<m).map { j in max(sumOfSquares[j] - 2 * cw[j] + wgw[j], 0) }
     }
 }
 
@@ -86,19 +104,36 @@ public struct ProbeScore {
 
     /// Adds rows x [N, D], y [N, m] scored by W [D, m].
     public mutating func add(_ x: Tensor, _ y: Tensor, weights w: [Double]) {
-        let d = x.shape[1], m = outputs
-        let prediction = matmul(x, Tensor(shape: [d, m], w)).doubles  // [N, m]
-        y.withUnsafeBufferPointer(as: Double.self) { yp in
-            for r in 0..<x.shape[0] {
-                for j in 0..<m {
-                    let v = yp[r * m + j], e = v - prediction[r * m + j]
-                    residualSquares[j] += e * e
-                    sum[j] += v
-                    sumOfSquares[j] += v * v
-                }
+        x.withUnsafeBufferPointer(as: Double.self) { xp in
+            y.withUnsafeBufferPointer(as: Double.self) { yp in
+                add(rows: x.shape[0], features: x.shape[1], x: xp.baseAddress!, xStride: x.shape[1],
+                    y: yp.baseAddress!, yStride: outputs, weights: w)
             }
         }
-        count += x.shape[0]
+    }
+
+    /// Adds `rows` strided rows (as `ProbeGram.add(rows:…)`) scored by W [D, m]: the residuals
+    /// y − Wᵀx themselves are summed, one BLAS product for the predictions.
+    public mutating func add(rows: Int, features d: Int, x: UnsafePointer<Double>, xStride: Int,
+                             y: UnsafePointer<Double>, yStride: Int, weights w: [Double]) {
+        guard rows > 0 else { return }
+        let m = outputs
+        var prediction = [Double](repeating: 0, count: rows * m)                        // X W [N, m]
+        w.withUnsafeBufferPointer { wp in
+            prediction.withUnsafeMutableBufferPointer { out in
+                Double.gemm(transA: false, transB: false, m: rows, n: m, k: d, alpha: 1, a: x, lda: xStride,
+                            b: wp.baseAddress!, ldb: m, beta: 0, c: out.baseAddress!, ldc: m)
+            }
+        }
+        for r in 0..<rows {
+            for j in 0..<m {
+                let v = y[r * yStride + j], e = v - prediction[r * m + j]
+                residualSquares[j] += e * e
+                sum[j] += v
+                sumOfSquares[j] += v * v
+            }
+        }
+        count += rows
     }
 
     public var totalSquares: [Double] {

@@ -45,52 +45,70 @@ public enum ResidualProbes {
 
     /// Fits on (`fitTokens`, `fitStates`) and scores on (`scoreTokens`, `scoreStates`); the
     /// model runs `chunk` sequences at a time, so memory stays small at 2 × 2048 sequences.
+    ///
+    /// Each chunk's activations are read in place (position p of a [b, T, D] site is a strided
+    /// [b, D] matrix) and accumulated by BLAS into one Gram per (site, position) that serves every
+    /// target and every λ; sites run in parallel, each summing its chunks in order, so the result
+    /// does not depend on the thread count. Only the chosen λ is scored.
     public static func measure(model: Transformer, sites: [String], fitTokens: Tensor, fitStates: StateSequences,
                                scoreTokens: Tensor, scoreStates: StateSequences,
-                               lambdas: [Double] = defaultLambdas, chunk: Int = 256) -> Result {
+                               lambdas: [Double] = defaultLambdas, chunk: Int = 512) -> Result {
         let targets = ProbeTarget.tokenTargets + lambdas.map { ProbeTarget.preconditioned(lambda: $0) }
         let n = fitStates.dimension, tLen = fitStates.length, width = n * targets.count
         let blocks = targets.indices.map { ($0 * n)..<(($0 + 1) * n) }
 
-        // Fit: Gram matrices per site and position, then W = G⁻¹C.
-        let fitY = targets.map { $0.values(fitStates) }
-        var grams: [[ProbeGram]] = []
+        // Fit: G = XᵀX and C = XᵀY per site and position, then W = G⁻¹C and its in-sample RSS.
+        let fitY = interleaved(targets.map { $0.values(fitStates) }, n: n)      // [B, T, n·K]
+        var fit: [SiteProbes] = []
         forEachChunk(model: model, tokens: fitTokens, sites: sites, chunk: chunk) { range, activations in
-            if grams.isEmpty { grams = activations.map { a in (0..<tLen).map { _ in ProbeGram(features: a.shape[2], outputs: width) } } }
-            for p in 0..<tLen {
-                let y = rows(fitY, range: range, position: p, length: tLen, n: n)
-                for s in sites.indices { grams[s][p].add(position(activations[s], p), y) }
+            if fit.isEmpty { fit = activations.map { SiteProbes(positions: tLen, features: $0.shape[2], outputs: width) } }
+            let accumulators = fit
+            fitY.withUnsafeBufferPointer { y in
+                Parallel.forEach(accumulators.count) { s in
+                    accumulators[s].accumulate(activations[s], y: y.baseAddress! + range.lowerBound * tLen * width, width: width)
+                }
             }
         }
-        let weights = grams.map { $0.map { $0.solve() } }
+        Parallel.forEach(fit.count) { fit[$0].solve() }
 
         // λ: the grid point whose probe reads best (in-sample, on the fitting set) at its best site.
         var lambdaIndex = 0, best = -Double.infinity
-        for (l, _) in lambdas.enumerated() {
+        for l in lambdas.indices {
             let block = blocks[ProbeTarget.tokenTargets.count + l]
-            let bestSite = sites.indices.map { s in
+            let bestSite = fit.map { site in
                 (1..<tLen).map { p -> Double in
-                    let rss = grams[s][p].residualSquares(weights[s][p]), tss = grams[s][p].totalSquares
+                    let rss = site.inSample[p], tss = site.grams[p].totalSquares
                     return ProbeScore.r2(rss: block.reduce(0) { $0 + rss[$1] }, tss: block.reduce(0) { $0 + tss[$1] })
                 }.filter(\.isFinite).reduce(0, +)
             }.max() ?? -.infinity
             if bestSite > best { best = bestSite; lambdaIndex = l }
         }
 
-        // Score on the other set.
-        let scoreY = targets.map { $0.values(scoreStates) }
-        var scores = sites.map { _ in (0..<tLen).map { _ in ProbeScore(outputs: width) } }
+        // Score the reported targets (the token targets and the chosen λ) on the other set.
+        let reported = ProbeTarget.tokenTargets + [.preconditioned(lambda: lambdas[lambdaIndex])]
+        let columns = (blocks.prefix(ProbeTarget.tokenTargets.count) + [blocks[ProbeTarget.tokenTargets.count + lambdaIndex]]).flatMap { $0 }
+        let scoreWidth = columns.count
+        for site in fit { site.selectColumns(columns, of: width) }
+        let scoreY = interleaved(reported.map { $0.values(scoreStates) }, n: n)  // [B, T, n·6]
         forEachChunk(model: model, tokens: scoreTokens, sites: sites, chunk: chunk) { range, activations in
-            for p in 0..<tLen {
-                let y = rows(scoreY, range: range, position: p, length: tLen, n: n)
-                for s in sites.indices { scores[s][p].add(position(activations[s], p), y, weights: weights[s][p]) }
+            scoreY.withUnsafeBufferPointer { y in
+                Parallel.forEach(fit.count) { s in
+                    fit[s].score(activations[s], y: y.baseAddress! + range.lowerBound * tLen * scoreWidth, width: scoreWidth)
+                }
             }
         }
-        let reported = Array(blocks.prefix(ProbeTarget.tokenTargets.count)) + [blocks[ProbeTarget.tokenTargets.count + lambdaIndex]]
-        return Result(sites: sites, targets: (ProbeTarget.tokenTargets + [.preconditioned(lambda: lambdas[lambdaIndex])]).map(\.name),
-                      positions: tLen, lambda: lambdas[lambdaIndex], lambdaGrid: lambdas,
-                      r2: scores.map { perPosition in reported.map { b in perPosition.map { $0.r2(b) } } },
-                      mse: scores.map { perPosition in reported.map { b in perPosition.map { $0.mse(b) } } })
+        let reportedBlocks = reported.indices.map { ($0 * n)..<(($0 + 1) * n) }
+        return Result(sites: sites, targets: reported.map(\.name), positions: tLen, lambda: lambdas[lambdaIndex], lambdaGrid: lambdas,
+                      r2: fit.map { site in reportedBlocks.map { b in site.scores.map { $0.r2(b) } } },
+                      mse: fit.map { site in reportedBlocks.map { b in site.scores.map { $0.mse(b) } } })
+    }
+
+    /// Target vectors [B, T, n] side by side: [B, T, n·K], row (b, t) holding target k at k·n.
+    static func interleaved(_ values: [[Double]], n: Int) -> [Double] {
+        let k = values.count, rows = (values.first?.count ?? 0) / n
+        var out = [Double](repeating: 0, count: rows * n * k)
+        for r in 0..<rows { for (t, v) in values.enumerated() { for i in 0..<n { out[r * n * k + t * n + i] = v[r * n + i] } } }
+        return out
     }
 
     /// Runs the model over `tokens` [B, T, ·] `chunk` sequences at a time and hands over the
@@ -108,25 +126,48 @@ public enum ResidualProbes {
             body(range, sites.map { trace[$0]!.converted(to: .float64) })
         }
     }
+}
 
-    /// Rows of position p of a [b, T, D] tensor: [b, D].
-    static func position(_ a: Tensor, _ p: Int) -> Tensor {
+/// One site's probes, one per position: the Grams, then the weights and their in-sample RSS, then
+/// the held-out scores. A class so that parallel sites each mutate their own without touching a
+/// shared array.
+final class SiteProbes {
+    var grams: [ProbeGram]
+    var weights: [[Double]] = []
+    var inSample: [[Double]] = []
+    var scores: [ProbeScore] = []
+
+    init(positions: Int, features: Int, outputs: Int) {
+        grams = (0..<positions).map { _ in ProbeGram(features: features, outputs: outputs) }
+    }
+
+    /// Adds a chunk: activations [b, T, D] and targets at `y`, rows (b, t) of `width` values.
+    func accumulate(_ a: Tensor, y: UnsafePointer<Double>, width: Int) {
         let (b, tLen, d) = (a.shape[0], a.shape[1], a.shape[2])
-        return a.withUnsafeBufferPointer(as: Double.self) { src in
-            Tensor(shape: [b, d], of: Double.self) { dst in
-                for i in 0..<b { for j in 0..<d { dst[i * d + j] = src[(i * tLen + p) * d + j] } }
+        a.withUnsafeBufferPointer(as: Double.self) { x in
+            for p in 0..<tLen {
+                grams[p].add(rows: b, x: x.baseAddress! + p * d, xStride: tLen * d, y: y + p * width, yStride: tLen * width)
             }
         }
     }
 
-    /// The targets of sequences `range` at position p side by side: [b, n·K].
-    static func rows(_ values: [[Double]], range: Range<Int>, position p: Int, length tLen: Int, n: Int) -> Tensor {
-        let k = values.count
-        return Tensor(shape: [range.count, n * k], of: Double.self) { dst in
-            for (r, b) in range.enumerated() {
-                for (t, v) in values.enumerated() {
-                    for i in 0..<n { dst[r * n * k + t * n + i] = v[(b * tLen + p) * n + i] }
-                }
+    func solve() {
+        weights = grams.map { $0.solve() }
+        inSample = zip(grams, weights).map { $0.residualSquares($1) }
+    }
+
+    /// Keeps the weight columns `columns` (of `width`) and starts the scores over them.
+    func selectColumns(_ columns: [Int], of width: Int) {
+        weights = weights.map { w in (0..<(w.count / width)).flatMap { a in columns.map { w[a * width + $0] } } }
+        scores = grams.map { _ in ProbeScore(outputs: columns.count) }
+    }
+
+    func score(_ a: Tensor, y: UnsafePointer<Double>, width: Int) {
+        let (b, tLen, d) = (a.shape[0], a.shape[1], a.shape[2])
+        a.withUnsafeBufferPointer(as: Double.self) { x in
+            for p in 0..<tLen {
+                scores[p].add(rows: b, features: d, x: x.baseAddress! + p * d, xStride: tLen * d,
+                              y: y + p * width, yStride: tLen * width, weights: weights[p])
             }
         }
     }

@@ -6,12 +6,12 @@ import MesaTraining
 /// `mesa analyze ANALYSIS RUN`: the reverse-engineering analyses of SPEC §5 on any run directory.
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Take a trained run apart: linear probes, linearization, attention maps, few-shot regression.",
+        abstract: "Take a trained run apart: linear probes, linearization, attention maps, sensitivity, few-shot regression.",
         discussion: """
         Each analysis reads RUN (written by `mesa train` or `mesa reproduce`) and writes \
         RUN/analysis/NAME/ atomically: CSV, PNG/SVG figures and summary.md. Nothing else in RUN changes.
         """,
-        subcommands: [AnalyzeProbes.self, AnalyzeLinearize.self, AnalyzeAttention.self, AnalyzeFewShot.self])
+        subcommands: [AnalyzeProbes.self, AnalyzeLinearize.self, AnalyzeAttention.self, AnalyzeSensitivity.self, AnalyzeFewShot.self])
 }
 
 struct RunArgument: ParsableArguments {
@@ -94,5 +94,27 @@ struct AnalyzeAttention: ParsableCommand {
             print(String(format: "layer %d: mean weight on t %.3f, on t-1 %.3f", f.layer, f.onCurrent, f.onPrevious))
         }
         print("wrote \(analysis.outputDirectory.path)")
+    }
+}
+
+struct AnalyzeSensitivity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sensitivity",
+        abstract: "How much the prediction at t moves with the state at t': ||df_t/ds_t'|| as a heat map.",
+        discussion: """
+        The Jacobian norm per (t, t'), exact by reverse mode in Double, averaged over the run's test sequences \
+        (SPEC §5.7). Writes RUN/analysis/sensitivity/: sensitivity.csv, a heat map, lags.csv, summary.md.
+        """)
+
+    @OptionGroup var target: RunArgument
+    @Option(help: "Test sequences to average over (each costs T backward passes over n copies).") var sequences = 16
+
+    func run() throws {
+        let start = Date()
+        let analysis = try SensitivityAnalysis(target.load(), sequences: sequences)
+        let s = try analysis.run()
+        print(String(format: "mean ||df_t/ds_t'|| at lag 0: %.4g, lag 1: %.4g, lag 2: %.4g, lag >= 3: %.4g; above the diagonal at most %.3g",
+                     s.byLag[0], s.byLag[1], s.byLag[2], s.byLag[3], s.aboveDiagonal))
+        print(String(format: "%.1f s; wrote %@", Date().timeIntervalSince(start), analysis.outputDirectory.path))
     }
 }

@@ -97,4 +97,35 @@ import MesaTensor
         #expect(r.r2[0][2][2...].allSatisfy { abs($0) < 0.05 })
         #expect(abs(r.meanR2(site: "embedding", target: "s_t-1") - 1) < 1e-9)
     }
+
+    /// The fast measure (strided BLAS Grams, sites in parallel, chunks of any size) gives the
+    /// reference's numbers to rounding, and the same bytes on one worker as on all of them.
+    @Test func theFastMeasureMatchesTheReference() throws {
+        let n = 3, tLen = 7
+        let config = ModelConfig(dimension: n, width: 8, embedding: true, layers: [.softmax, .softmax], heads: 2, keySize: 4,
+                                 layerNorm: true, mlp: true, positionalEncoding: 4, initStd: 0.3)
+        let model = try Transformer(config: config, seed: 2, dtype: .float64)
+        func set(_ i: Int) -> (Tensor, StateSequences) {
+            let states = gaussian([150, tLen, n], seed: 6, index: i)
+            return (states, StateSequences(inputs: states, targets: gaussian([150, tLen, n], seed: 6, index: i + 10)))
+        }
+        let (fitTokens, fitStates) = set(0), (scoreTokens, scoreStates) = set(1)
+        let sites = ResidualProbes.sites(of: model)
+        let reference = ResidualProbes.referenceMeasure(model: model, sites: sites, fitTokens: fitTokens, fitStates: fitStates,
+                                                        scoreTokens: scoreTokens, scoreStates: scoreStates, chunk: 64)
+        let fast = ResidualProbes.measure(model: model, sites: sites, fitTokens: fitTokens, fitStates: fitStates,
+                                          scoreTokens: scoreTokens, scoreStates: scoreStates, chunk: 40)
+        let single = Parallel.withWorkers(1) {
+            ResidualProbes.measure(model: model, sites: sites, fitTokens: fitTokens, fitStates: fitStates,
+                                   scoreTokens: scoreTokens, scoreStates: scoreStates, chunk: 40)
+        }
+        #expect(fast.targets == reference.targets && fast.lambda == reference.lambda && fast.sites == reference.sites)
+        #expect(fast.r2.flatMap { $0 }.flatMap { $0 }.contains { $0 > 0.1 })
+        for (values, expected) in [(fast.r2, reference.r2), (fast.mse, reference.mse)] {
+            for (a, b) in zip(values.flatMap { $0 }.flatMap { $0 }, expected.flatMap { $0 }.flatMap { $0 }) {
+                #expect(a.isNaN == b.isNaN && (a.isNaN || abs(a - b) <= 1e-9 * max(1, abs(b))), "\(a) vs \(b)")
+            }
+        }
+        #expect(fast == single || (fast.r2.description == single.r2.description && fast.mse.description == single.mse.description))
+    }
 }
