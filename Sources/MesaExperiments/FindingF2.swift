@@ -37,12 +37,7 @@ public struct FindingF2: Finding {
             c.checkpointEvery = 10
             c.schedule = .init(peak: 1e-3, warmupSteps: 5, horizon: 15)
         default:
-            c.steps = 2000
-            c.batchSize = 64
-            c.evalBatchSize = 512
-            c.evalEvery = 200
-            c.checkpointEvery = 500
-            c.schedule = .init(peak: 1e-3, warmupSteps: 200, horizon: 1800)
+            c.useQuickProfile()
         }
         return c
     }

@@ -30,12 +30,7 @@ public struct FindingF4: Finding {
         if profile == "paper" {
             c.steps = 20_000
         } else {
-            c.steps = 2000
-            c.batchSize = 64
-            c.evalBatchSize = 512
-            c.evalEvery = 200
-            c.checkpointEvery = 500
-            c.schedule = .init(peak: 1e-3, warmupSteps: 200, horizon: 1800)
+            c.useQuickProfile()
         }
         return c
     }
