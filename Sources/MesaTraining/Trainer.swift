@@ -45,11 +45,11 @@ public final class Trainer {
 
     /// The training batch of update number `step` (0-based).
     public func trainingBatch(step: Int) -> SequenceBatch {
-        task.batch(size: config.batchSize, length: config.length, seed: config.seed, purpose: .trainingBatch, step: step)
+        objective.trainingBatch(step: step) ?? task.batch(size: config.batchSize, length: config.length, seed: config.seed, purpose: .trainingBatch, step: step)
     }
 
     /// The fixed held-out batch evaluations use.
-    public private(set) lazy var testBatch: SequenceBatch =
+    public private(set) lazy var testBatch: SequenceBatch = objective.heldOutBatch() ??
         task.batch(size: config.evalBatchSize, length: config.length, seed: config.seed, purpose: .testBatch)
 
     /// One update on the batch of the current step. Throws, without touching the
