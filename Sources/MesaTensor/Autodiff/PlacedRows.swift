@@ -30,24 +30,36 @@ public func addingRows(_ base: Variable, _ rows: Variable, at placements: [RowPl
                      "addingRows: placement \(p) outside base \(base.shape) or rows \(rows.shape)")
     }
     precondition(base.dtype == rows.dtype, "addingRows: base \(base.dtype), rows \(rows.dtype)")
-    var y = base.value.doubles
-    let r = rows.value.doubles
-    for b in 0..<bSize {
-        for p in placements {
-            let at = (b * tLen + p.position) * width + p.column
-            for i in 0..<n { y[at + i] += r[p.row * n + i] }
-        }
-    }
-    return Variable(Tensor(shape: base.shape, y, dtype: rows.dtype), inputs: [base, rows]) { g in
-        guard rows.requiresGrad else { return [g, nil] }
-        let gd = g.doubles
-        var dr = [Double](repeating: 0, count: k * n)
-        for b in 0..<bSize {
-            for p in placements {
-                let at = (b * tLen + p.position) * width + p.column
-                for i in 0..<n { dr[p.row * n + i] += gd[at + i] }
+    // In the tensors' own scalar type: the base is the whole input batch, the rows a handful.
+    func forward<S: TensorScalar>(_: S.Type) -> Tensor {
+        var y = base.value
+        y.withUnsafeMutableBufferPointer(as: S.self) { yp in
+            rows.value.withUnsafeBufferPointer(as: S.self) { r in
+                for b in 0..<bSize {
+                    for p in placements {
+                        let at = (b * tLen + p.position) * width + p.column
+                        for i in 0..<n { yp[at + i] += r[p.row * n + i] }
+                    }
+                }
             }
         }
-        return [g, Tensor(shape: [k, n], dr, dtype: rows.dtype)]
+        return y
+    }
+    func backward<S: TensorScalar>(_ g: Tensor, _: S.Type) -> Tensor {
+        Tensor(shape: [k, n], of: S.self) { dr in
+            for i in 0..<dr.count { dr[i] = 0 }
+            g.withUnsafeBufferPointer(as: S.self) { gp in
+                for b in 0..<bSize {
+                    for p in placements {
+                        let at = (b * tLen + p.position) * width + p.column
+                        for i in 0..<n { dr[p.row * n + i] += gp[at + i] }
+                    }
+                }
+            }
+        }
+    }
+    let y = base.dtype == .float32 ? forward(Float.self) : forward(Double.self)
+    return Variable(y, inputs: [base, rows]) { g in
+        [g, rows.requiresGrad ? (base.dtype == .float32 ? backward(g, Float.self) : backward(g, Double.self)) : nil]
     }
 }
