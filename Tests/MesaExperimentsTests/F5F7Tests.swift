@@ -44,7 +44,7 @@ import MesaTraining
         let options = ReproductionOptions(profile: "smoke", outputRoot: out, progress: false)
         let report = try FindingF7().run(options)
         let text = try String(contentsOf: report, encoding: .utf8)
-        #expect(text.contains("| claim | measured | result |") && text.contains("EOS tuning removes the early ascent"))
+        #expect(text.contains("| claim | measured | result |") && text.contains("EOS tuning removes that ascent"))
         #expect(text.contains("eos tuning `steps`: 5000 → 4"), "\(text)")
         let csv = try String(contentsOf: report.deletingLastPathComponent().appendingPathComponent("fewshot.csv"), encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 1 + 3)
