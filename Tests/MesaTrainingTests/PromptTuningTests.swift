@@ -8,6 +8,26 @@ import MesaTraining
 /// Prompt tuning (SPEC §6): the layout of learned tokens, their insertion into the model's
 /// input, the loss mask, freezing, continual sequences and the tuning run directory.
 @Suite struct PromptTuningTests {
+    /// Where a state shows in each token construction (SPEC §1): the blocks that hold s_t, and
+    /// the s_{t−1} block of the next position unless t is the last.
+    @Test func appearancesFollowTheConstructions() {
+        func cells(_ c: TokenConstruction, _ t: Int) -> [[Int]] {
+            c.appearances(ofStateAt: t, length: 5, dimension: 3).map { [$0.position, $0.column] }
+        }
+        #expect(cells(.raw, 2) == [[2, 0]])
+        #expect(cells(.constructed, 2) == [[2, 3], [2, 6], [3, 9]])
+        #expect(cells(.constructedMasked, 2) == [[2, 6], [3, 9]])
+        #expect(cells(.constructed, 4) == [[4, 3], [4, 6]])
+        // The same cells hold s_t in the constructed tokens themselves.
+        let states = Tensor(shape: [1, 5, 3], (0..<15).map(Double.init))
+        for c in [TokenConstruction.constructed, .constructedMasked] {
+            let e = c.tokens(from: states).doubles
+            for a in c.appearances(ofStateAt: 2, length: 5, dimension: 3) {
+                #expect(Array(e[(a.position * 12 + a.column)..<(a.position * 12 + a.column + 3)]) == [6, 7, 8])
+            }
+        }
+    }
+
     /// A trained model's run directory: linear-2 (constructed tokens) or linear-deep-1 (raw), a few steps.
     static func modelRun(raw: Bool = false) throws -> URL {
         var c = try smallConfig(steps: 2)
