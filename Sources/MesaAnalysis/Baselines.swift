@@ -52,18 +52,26 @@ public enum Baselines {
     }
 
     /// The step size minimizing Σ (clip(η d) − y)² (no closed form under the clip): the best of a grid of
-    /// 81 points on [0, 4 `around`], refined by golden-section search between its neighbours. Each
-    /// term moves monotonically from y² towards (±c − y)² through one minimum as η grows, so the
-    /// sum is smooth between the points where a coordinate reaches the clip.
+    /// 81 points on [0, 4 `around`] (widened fourfold while the best is its last point), refined by
+    /// golden-section search between its neighbours. Each term moves monotonically from y² towards
+    /// (±c − y)² through one minimum as η grows, so the sum is smooth between the points where a
+    /// coordinate reaches the clip.
     public static func clippedLineSearch(direction d: [Double], targets y: [Double], clip c: Double, around eta0: Double) -> Double {
         func loss(_ eta: Double) -> Double {
             var sum = 0.0
             for i in 0..<d.count { let r = Swift.min(Swift.max(eta * d[i], -c), c) - y[i]; sum += r * r }
             return sum
         }
-        let top = 4 * Swift.max(abs(eta0), 1e-12), points = 80
-        let grid = (0...points).map { top * Double($0) / Double(points) }
-        let best = grid.indices.min { loss(grid[$0]) < loss(grid[$1]) }!
+        var top = 4 * Swift.max(abs(eta0), 1e-12)
+        let points = 80
+        var grid: [Double] = [], best = 0
+        for _ in 0..<8 {
+            grid = (0...points).map { top * Double($0) / Double(points) }
+            let losses = grid.map(loss)
+            best = losses.indices.min { losses[$0] < losses[$1] }!
+            if best < points { break }
+            top *= 4
+        }
         var (a, b) = (grid[Swift.max(best - 1, 0)], grid[Swift.min(best + 1, points)])
         let ratio = (5.0.squareRoot() - 1) / 2
         var x1 = b - ratio * (b - a), x2 = a + ratio * (b - a)

@@ -55,17 +55,40 @@ public struct ProbeGram {
         (0..<outputs).map { j in max(sumOfSquares[j] - sum[j] * sum[j] / Double(max(count, 1)), 0) }
     }
 
-    /// The least-squares weights W [D, m] (G W = C). A rank-deficient G (a feature that is always
-    /// zero, e.g. at the first position) gets a jitter of 1e-10·tr(G)/D on its diagonal: the
-    /// minimum-norm solution, to that precision.
+    /// The least-squares weights W [D, m] (G W = C). A rank-deficient G gets a jitter of
+    /// 1e-10·tr(G)/D on its diagonal: the minimum-norm solution, to that precision. G counts as
+    /// rank-deficient when some feature's variance given the features before it (a Cholesky pivot)
+    /// is below that jitter: a feature that is always zero (the first position), an embedding of n
+    /// states into D > n coordinates, or such a site computed in Float32, whose rounding noise in
+    /// the missing directions (~1e-14 of the variance) would otherwise be fitted as if it were signal.
     public func solve() -> [Double] {
         let d = features
-        if let w = Linalg.choleskySolve(gram, cross, d, outputs) { return w }
-        var g = gram
         let jitter = max((0..<d).reduce(0) { $0 + gram[$1 * d + $1] } / Double(d), 1e-300) * 1e-10
+        if Self.smallestPivot(gram, d) > jitter, let w = Linalg.choleskySolve(gram, cross, d, outputs) { return w }
+        var g = gram
         for i in 0..<d { g[i * d + i] += jitter }
         return Linalg.choleskySolve(g, cross, d, outputs) ?? Linalg.solve(g, cross, d, outputs)
             ?? [Double](repeating: 0, count: d * outputs)
+    }
+
+    /// The smallest Cholesky pivot of the symmetric G [d, d] (each feature's squared residual given
+    /// those before it); −∞ once a pivot is not positive.
+    static func smallestPivot(_ g: [Double], _ d: Int) -> Double {
+        var l = [Double](repeating: 0, count: d * d), smallest = Double.infinity
+        for i in 0..<d {
+            for j in 0...i {
+                var s = g[i * d + j]
+                for p in 0..<j { s -= l[i * d + p] * l[j * d + p] }
+                if i == j {
+                    guard s > 0 else { return -.infinity }
+                    smallest = min(smallest, s)
+                    l[i * d + i] = s.squareRoot()
+                } else {
+                    l[i * d + j] = s / l[j * d + j]
+                }
+            }
+        }
+        return smallest
     }
 
     /// Residual sum of squares of W on the rows this Gram was built from, per column:

@@ -26,7 +26,7 @@ func layerList(_ text: String?) throws -> [Int]? {
     guard let text else { return nil }
     return try text.split(separator: ",").map {
         guard let l = Int($0.trimmingCharacters(in: .whitespaces)) else {
-            throw ValidationError("--layers takes 1-based layer numbers separated by commas, got '\(text)'")
+            throw CommandError("--layers takes 1-based layer numbers separated by commas, got '\(text)'")
         }
         return l
     }
@@ -50,7 +50,7 @@ struct AnalyzeProbes: ParsableCommand {
     func run() throws {
         let start = Date()
         guard let dtype = ["float32": DType.float32, "float64": .float64][forward] else {
-            throw ValidationError("--forward must be float32 or float64, got '\(forward)'")
+            throw CommandError("--forward must be float32 or float64, got '\(forward)'")
         }
         let analysis = try ProbeAnalysis(target.load(), layers: layerList(layers), sequences: sequences, forward: dtype)
         let result = try analysis.run()
