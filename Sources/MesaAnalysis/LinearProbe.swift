@@ -46,7 +46,12 @@ public struct ProbeGram {
             Double.gemm(transA: true, transB: false, m: d, n: m, k: rows, alpha: 1, a: x, lda: xStride, b: y, ldb: yStride,
                         beta: 1, c: c.baseAddress!, ldc: m)                                  // C += XᵀY [D, m]
         }
-        for r in 0..<rows { for j in 0..<m { let v = y[r * yStride + j]; sum[j] += v; sumOfSquares[j] += v * v } }
+        // Raw buffers: indexing the arrays themselves checks their uniqueness at every element.
+        sum.withUnsafeMutableBufferPointer { s in
+            sumOfSquares.withUnsafeMutableBufferPointer { ss in
+                for r in 0..<rows { for j in 0..<m { let v = y[r * yStride + j]; s[j] += v; ss[j] += v * v } }
+            }
+        }
         count += rows
     }
 
@@ -148,12 +153,21 @@ public struct ProbeScore {
                             b: wp.baseAddress!, ldb: m, beta: 0, c: out.baseAddress!, ldc: m)
             }
         }
-        for r in 0..<rows {
-            for j in 0..<m {
-                let v = y[r * yStride + j], e = v - prediction[r * m + j]
-                residualSquares[j] += e * e
-                sum[j] += v
-                sumOfSquares[j] += v * v
+        // Raw buffers: indexing the arrays themselves checks their uniqueness at every element.
+        residualSquares.withUnsafeMutableBufferPointer { rs in
+            sum.withUnsafeMutableBufferPointer { s in
+                sumOfSquares.withUnsafeMutableBufferPointer { ss in
+                    prediction.withUnsafeBufferPointer { pr in
+                        for r in 0..<rows {
+                            for j in 0..<m {
+                                let v = y[r * yStride + j], e = v - pr[r * m + j]
+                                rs[j] += e * e
+                                s[j] += v
+                                ss[j] += v * v
+                            }
+                        }
+                    }
+                }
             }
         }
         count += rows
