@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <math.h>
 #include "CSupport.h"
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -33,4 +35,8 @@ void mesa_reexec_self(char **argv) {
 #else
     (void)argv;
 #endif
+}
+
+void mesa_sincos(double x, double *s, double *c) {
+    sincos(x, s, c);
 }

@@ -223,7 +223,10 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
         self.spec = spec
         self.s = s
         op = LayerOperands(s, i)
-        keepWeights = C.hasAttentionWeights && (C.keepsWeightsForBackward || record?.weights == true)
+        // Without gradients (evaluation) no backward will read A: not keeping it saves writing
+        // [B, H, T, T₈] (and, at evaluation batch sizes, the page faults of a fresh mapping).
+        keepWeights = C.hasAttentionWeights
+            && ((C.keepsWeightsForBackward && Variable.gradientsEnabled) || record?.weights == true)
         keepVectors = !C.tracedVectors.isEmpty && record?.vectors == true
         let rows = s.batch * s.length
         qkv = Tensor(uninitializedShape: [s.batch, s.length, s.qkvWidth], dtype: S.dtype)
