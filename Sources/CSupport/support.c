@@ -1,5 +1,3 @@
-#define _GNU_SOURCE
-#include <math.h>
 #include "CSupport.h"
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -35,8 +33,4 @@ void mesa_reexec_self(char **argv) {
 #else
     (void)argv;
 #endif
-}
-
-void mesa_sincos(double x, double *s, double *c) {
-    sincos(x, s, c);
 }

@@ -6,8 +6,8 @@ import MesaTraining
 /// Drawing a training batch (issue 14, `mesa bench --data`): the fast path against the plain
 /// reference (`SequenceTask.referenceBatch`), interleaved, on one thread and on all workers,
 /// in CPU time of the calling thread (one thread: robust to other load) and wall time; beside
-/// them the floor no bit-identical generator can go below, the C library's log, sqrt and
-/// sincos of the batch's Box–Muller pairs (their count measured from the stream positions).
+/// them the floor no bit-identical generator can go below, the C library's log, sqrt, sin and
+/// cos of the batch's Box–Muller pairs (their count measured from the stream positions).
 public struct DataBenchmark {
     public let config: TrainConfig
     public let fastCPU: [Double], referenceCPU: [Double]
@@ -46,8 +46,8 @@ public struct DataBenchmark {
                 var acc = 0.0
                 for i in 0..<pairs {
                     let radius = (-2 * Double.log(uniforms[2 * i])).squareRoot()
-                    let (s, c) = sinCos(2 * Double.pi * uniforms[2 * i + 1])
-                    acc += radius * s + radius * c
+                    let angle = 2 * Double.pi * uniforms[2 * i + 1]
+                    acc += radius * Foundation.sin(angle) + radius * Foundation.cos(angle)
                 }
                 sink += acc
             }
@@ -70,7 +70,7 @@ public struct DataBenchmark {
         batch of \(config.batchSize) sequences, T \(config.length), task \(config.task.kind), median of \(fastCPU.count) interleaved repetitions
         \(line("  fast, 1 thread, CPU time", fastCPU))
         \(line("  reference, 1 thread, CPU time", referenceCPU))   → \(String(format: "%.2f", m(referenceCPU) / m(fastCPU)))x
-        \(line("  log + sqrt + sincos of \(pairs) pairs (floor)", libmCPU))   → \(String(format: "%.0f", 100 * m(libmCPU) / m(fastCPU)))% of the fast path
+        \(line("  log + sqrt + sin + cos of \(pairs) pairs (floor)", libmCPU))   → \(String(format: "%.0f", 100 * m(libmCPU) / m(fastCPU)))% of the fast path
         \(line("  fast, \(Parallel.workers) threads, wall", fastWall))
         \(line("  reference, \(Parallel.workers) threads, wall", referenceWall))
         """

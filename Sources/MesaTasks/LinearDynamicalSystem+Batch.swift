@@ -4,12 +4,13 @@ import MesaTensor
 /// sequence through `sequence(count:stream:)`, in a fraction of the time (BENCHMARKS.md,
 /// issue 14). Every floating-point operation is the reference's, in the reference's order;
 /// only independent chains are interleaved so that the vector units run them side by side:
-/// - the random numbers come eight Philox blocks at a time (`PhiloxBlockStream`), with sine
-///   and cosine of each Box–Muller pair from one `sincos`;
+/// - the random numbers come eight Philox blocks at a time (`PhiloxBlockStream`), and the
+///   normals of a teacher and of a sequence's noise in bulk (`normals(_:into:scratch:)`), so
+///   that the C library's log, sin and cos of neighbouring pairs overlap;
 /// - the Householder QR of the teacher runs on the columns of R (and the rows of Q) at once,
 ///   each column's dot product still summed over i in order;
 /// - the recurrence computes the n components of s_{t+1} side by side, each still summed
-///   over j in order, from Wᵀ (which the QR produces directly as Qᵀ);
+///   over j in order, from Wᵀ (which the QR produces directly as Qᵀ), in registers for n ≤ 16;
 /// - scratch memory is allocated once per chunk of sequences, and states are written to
 ///   the batch's Float32 (or Float64) storage directly.
 extension LinearDynamicalSystem {
@@ -43,18 +44,21 @@ extension LinearDynamicalSystem {
             let tp = targetsOut!
             Parallel.forChunks(size) { range in
                 let words = UnsafeMutablePointer<UInt32>.allocate(capacity: PhiloxBlockStream.bufferWords)
-                let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * n * n + count * n + 4 * n)
+                let noiseCount = n * (count - 1), bulk = max(n * n, noiseCount) + 1
+                let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * n * n + count * n + 4 * n + noiseCount + bulk + 16)
                 defer { words.deallocate(); scratch.deallocate() }
                 let wT = scratch, r = scratch + n * n, g = r + n * n, states = g + n * n
-                let v = states + count * n, acc = v + n, x = acc + n, z = x + n
+                let v = states + count * n, acc = v + n, x = acc + n, z = x + n + n, normalScratch = z + noiseCount
                 if let t = sharedTeacherT { for i in 0..<(n * n) { wT[i] = t[i] } }
                 for b in range {
                     var stream = PhiloxBlockStream(seed: seed, purpose: purpose, step: step, index: b, buffer: words)
                     if sharedTeacherT == nil {
-                        for i in 0..<(n * n) { g[i] = stream.normal() }
+                        stream.normals(n * n, into: g, scratch: normalScratch)
                         Self.householderQT(g, n: n, r: r, qT: wT, v: v, acc: acc)
                     }
-                    sequence(count: count, wT: wT, stream: &stream, states: states, x: x, z: z)
+                    for i in 0..<n { states[i] = stream.uniform(-1, 1) }
+                    stream.normals(noiseCount, into: z, scratch: normalScratch)
+                    recurrence(count: count, wT: wT, noise: z, states: states, x: x)
                     let ib = ip.baseAddress! + b * per, tb = tp.baseAddress! + b * per
                     for i in 0..<per {
                         ib[i] = S(states[i])
@@ -66,17 +70,38 @@ extension LinearDynamicalSystem {
         return SequenceBatch(inputs: inputs, targets: targets)
     }
 
-    /// `sequence(count:stream:)` after the teacher is drawn: s_1 ~ U(−1, 1)ⁿ, then
-    /// s_{t+1} = clip(σ ε_t + W s_t), every component summed over j in order as the reference does.
-    private func sequence(count: Int, wT: UnsafeMutablePointer<Double>, stream: inout PhiloxBlockStream,
-                          states s: UnsafeMutablePointer<Double>, x: UnsafeMutablePointer<Double>,
-                          z: UnsafeMutablePointer<Double>) {
-        let n = dimension, noise = noise, clip = stateClip
-        for i in 0..<n { s[i] = stream.uniform(-1, 1) }
+    /// `sequence(count:stream:)` after the teacher and s_1 are drawn, from the noise's normals
+    /// `z` (n per step): s_{t+1} = clip(σ z_t + W s_t), every component summed over j in order
+    /// as the reference does.
+    private func recurrence(count: Int, wT: UnsafeMutablePointer<Double>, noise z: UnsafePointer<Double>,
+                            states s: UnsafeMutablePointer<Double>, x: UnsafeMutablePointer<Double>) {
+        let n = dimension, sigma = noise, clip = stateClip
         guard count > 1 else { return }
+        if n <= 16 {
+            // x in four vector registers; Wᵀ's rows as zero-padded 16-wide columns. The noise
+            // of step t is read 16 wide (lanes ≥ n meet zero columns and are never stored).
+            let columns = UnsafeMutablePointer<SIMD16<Double>>.allocate(capacity: n)
+            defer { columns.deallocate() }
+            for j in 0..<n {
+                var c = SIMD16<Double>.zero
+                for i in 0..<n { c[i] = wT[j * n + i] }
+                columns[j] = c
+            }
+            for t in 1..<count {
+                let e = UnsafeRawPointer(z + (t - 1) * n).loadUnaligned(as: SIMD16<Double>.self)
+                var xs = sigma * e
+                let prev = s + (t - 1) * n
+                for j in 0..<n { xs = xs + columns[j] * prev[j] }
+                // min(max(x, −c), c) lane by lane, as Swift's max and min pick (NaN stays NaN).
+                xs.replace(with: -clip, where: xs .<= -clip)
+                xs.replace(with: clip, where: xs .> clip)
+                let next = s + t * n
+                for i in 0..<n { next[i] = xs[i] }
+            }
+            return
+        }
         for t in 1..<count {
-            for i in 0..<n { z[i] = stream.normal() }
-            for i in 0..<n { x[i] = noise * z[i] }
+            for i in 0..<n { x[i] = sigma * z[(t - 1) * n + i] }
             let prev = s + (t - 1) * n
             for j in 0..<n {
                 let sj = prev[j], column = wT + j * n

@@ -16,8 +16,4 @@ const char *mesa_preferred_openblas_core(void);
 /// (Linux: /proc/self/exe). Returns only if that fails.
 void mesa_reexec_self(char **argv);
 
-/// sin(x) and cos(x) from one call to the C library's sincos (glibc computes each exactly
-/// as sin and cos do; tested bit for bit in RandomTests).
-void mesa_sincos(double x, double *s, double *c);
-
 #endif

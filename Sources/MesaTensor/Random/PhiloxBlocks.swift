@@ -1,4 +1,3 @@
-import CSupport
 import RealModule
 
 /// Philox4x32-10 for eight consecutive blocks at once, lane-parallel: block `first + l` of
@@ -34,9 +33,9 @@ public func philox4x32x8(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt3
 
 /// The numbers of a `RandomStream` (same stream, same values, same order: `uniform`,
 /// `uniform(a, b)`, `normal`), generated eight Philox blocks at a time into a buffer the
-/// caller owns (`PhiloxBlockStream.bufferWords` UInt32s), with sine and cosine of the
-/// Box–Muller pair from one `sincos` call. For bulk generation (training batches); the
-/// equality with `RandomStream` is tested number by number.
+/// caller owns (`PhiloxBlockStream.bufferWords` UInt32s), and `normals(_:into:scratch:)` for
+/// many at once. For bulk generation (training batches); the equality with `RandomStream` is
+/// tested number by number.
 public struct PhiloxBlockStream {
     public static let bufferWords = 32
     @usableFromInline let key: SIMD2<UInt32>
@@ -90,18 +89,34 @@ public struct PhiloxBlockStream {
         while u1 == 0 { u1 = uniform() }
         let u2 = uniform()
         let r = (-2 * _log(u1)).squareRoot()
-        let (s, c) = sinCos(2 * Double.pi * u2)
-        spareNormal = r * s
+        spareNormal = r * _sin(2 * Double.pi * u2)
         hasSpare = true
-        return r * c
+        return r * _cos(2 * Double.pi * u2)
     }
-}
 
-/// sin(x) and cos(x) from one call to the C library's `sincos`, which computes each exactly as
-/// `sin` and `cos` do (glibc; tested bit for bit in PhiloxBlockTests).
-@inlinable
-public func sinCos(_ x: Double) -> (sin: Double, cos: Double) {
-    var s = 0.0, c = 0.0
-    mesa_sincos(x, &s, &c)
-    return (s, c)
+    /// The next `count` values of `normal()`, into `out`, computed in passes (the uniforms of
+    /// every pair, then the radii, then cosines and sines) so that the C library calls of
+    /// neighbouring pairs overlap. `scratch` holds count + 1 Doubles.
+    @inlinable
+    public mutating func normals(_ count: Int, into out: UnsafeMutablePointer<Double>,
+                                 scratch: UnsafeMutablePointer<Double>) {
+        guard count > 0 else { return }
+        var i = 0
+        if hasSpare { out[0] = spareNormal; hasSpare = false; i = 1 }
+        let pairs = (count - i + 1) / 2
+        let radius = scratch, angle = scratch + pairs
+        for p in 0..<pairs {
+            var u1 = uniform()
+            while u1 == 0 { u1 = uniform() }
+            radius[p] = u1
+            angle[p] = 2 * Double.pi * uniform()
+        }
+        for p in 0..<pairs { radius[p] = (-2 * _log(radius[p])).squareRoot() }
+        for p in 0..<pairs {
+            out[i] = radius[p] * _cos(angle[p])
+            i += 1
+            let second = radius[p] * _sin(angle[p])
+            if i < count { out[i] = second; i += 1 } else { spareNormal = second; hasSpare = true }
+        }
+    }
 }
