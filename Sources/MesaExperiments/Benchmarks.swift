@@ -35,6 +35,9 @@ public struct StepBenchmark {
     /// The same step (data excluded) with attention composed of whole-batch operations.
     public let composedStep: [Double]
     public let flopsPerStep: Double
+    /// Tensor buffers (and their bytes) allocated per training step after the first steps,
+    /// over consecutive `trainStep()` calls (the prefetched batches included).
+    public var allocationsPerStep = 0.0, allocatedBytesPerStep = 0.0
 
     public static func run(config: TrainConfig, repeats: Int, warmup: Int = 3) throws -> StepBenchmark {
         let trainer = try Trainer(config: config)
@@ -63,8 +66,15 @@ public struct StepBenchmark {
             let u = try elapsedSeconds { _ = try trainer.trainStep() }
             if rep >= warmup { full.append(u) }
         }
-        return StepBenchmark(config: config, repeats: repeats, dataGeneration: data, referenceDataGeneration: referenceData, forward: fwd, stepWithoutData: step,
-                             fullStep: full, composedStep: composed, flopsPerStep: FlopCount.trainingStep(config))
+        let (count0, bytes0) = (TensorAllocations.count, TensorAllocations.bytes)
+        let counted = 5
+        for _ in 0..<counted { _ = try trainer.trainStep() }
+        var result = StepBenchmark(config: config, repeats: repeats, dataGeneration: data, referenceDataGeneration: referenceData,
+                                   forward: fwd, stepWithoutData: step, fullStep: full, composedStep: composed,
+                                   flopsPerStep: FlopCount.trainingStep(config))
+        result.allocationsPerStep = Double(TensorAllocations.count - count0) / Double(counted)
+        result.allocatedBytesPerStep = Double(TensorAllocations.bytes - bytes0) / Double(counted)
+        return result
     }
 
     static func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
@@ -87,6 +97,7 @@ public struct StepBenchmark {
           step, data included    \(ms(fullStep))   (consecutive steps as training takes them, after the interleaved ones)
           baseline: step with attention composed of whole-batch operations (data excluded)
                                  \(ms(composedStep))   → fused kernels \(String(format: "%.2f", Self.median(composedStep) / step))x faster
+          tensor buffers allocated per step \(String(format: "%.0f (%.1f MiB)", allocationsPerStep, allocatedBytesPerStep / 1_048_576)), after the first steps (none reused yet)
           matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \(String(format: "%.1f", flopsPerStep / step / 1e9)) GFLOP/s achieved
         """
     }
