@@ -9,8 +9,8 @@ import MesaTraining
 /// and the depth, for each attention kind, on SPEC §2's unconstructed-token model (embedding,
 /// pre-LayerNorm blocks with MLPs, the softmax-7 preset with its layers replaced). Each sweep
 /// changes one quantity from the base point (T 50, d_k = d_v 20, 2 layers) and is drawn on
-/// log–log axes (CSV beside the figure). The fitted slopes (log time / log x between the two
-/// largest x) are checked against the orders the attention forms should show.
+/// log–log axes (CSV beside the figure). The fitted slopes (least squares of log time on log x
+/// over the three largest x) are checked against the orders the attention forms should show.
 public struct ScalingBenchmark {
     public struct Sweep {
         public let axis: String
@@ -71,10 +71,15 @@ public struct ScalingBenchmark {
         ])
     }
 
-    /// log(time) / log(x) between the two largest values of a sweep.
+    /// The least-squares slope of log(time) against log(x) over the three largest values of a
+    /// sweep (all of them when there are fewer): the order of growth at the large end.
     public static func slope(_ values: [Int], _ seconds: [Double]) -> Double {
-        let n = values.count
-        return log(seconds[n - 1] / seconds[n - 2]) / log(Double(values[n - 1]) / Double(values[n - 2]))
+        let k = min(3, values.count)
+        let x = values.suffix(k).map { log(Double($0)) }, y = seconds.suffix(k).map { log($0) }
+        let mx = x.reduce(0, +) / Double(k), my = y.reduce(0, +) / Double(k)
+        let sxy = zip(x, y).map { ($0 - mx) * ($1 - my) }.reduce(0, +)
+        let sxx = x.map { ($0 - mx) * ($0 - mx) }.reduce(0, +)
+        return sxy / sxx
     }
 
     /// The order each kind's step should approach at the large end of a sweep, with the
@@ -96,14 +101,17 @@ public struct ScalingBenchmark {
     /// Writes scaling_T / scaling_d_k / scaling_depth (.csv, .png, .svg, .gp) into `dir`.
     public func write(to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var csvs: [(Sweep, URL)] = []
         for s in sweeps {
-            let base = dir.appendingPathComponent("scaling_\(s.axis)")
             var csv = ([s.axis] + kinds.map { "\($0.rawValue)_ms" }).joined(separator: ",") + "\n"
             for (i, x) in s.values.enumerated() {
                 csv += ([String(x)] + kinds.indices.map { String(format: "%.4f", s.seconds[$0][i] * 1e3) }).joined(separator: ",") + "\n"
             }
-            let csvURL = base.appendingPathExtension("csv")
-            try csv.write(to: csvURL, atomically: true, encoding: .utf8)
+            let url = dir.appendingPathComponent("scaling_\(s.axis).csv")
+            try csv.write(to: url, atomically: true, encoding: .utf8)
+            csvs.append((s, url))
+        }
+        for (s, csvURL) in csvs {
             let plots = kinds.indices.map { k in
                 "'\(csvURL.path)' using 1:\(k + 2) with linespoints pt 7 ps 0.6 lw 2 title '\(kinds[k].rawValue)'"
             }.joined(separator: ", \\\n     ")
@@ -115,7 +123,7 @@ public struct ScalingBenchmark {
             set grid
             set key top left
             plot \(plots)
-            """, to: base)
+            """, to: dir.appendingPathComponent("scaling_\(s.axis)"))
         }
     }
 
@@ -133,7 +141,7 @@ public struct ScalingBenchmark {
                         + (e.range.contains(slope) ? "matched" : "not matched")
                 }
                 lines.append("  \(kind.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(ms) ms"
-                             + String(format: "   slope at the large end %.2f", slope) + verdict)
+                             + String(format: "   log-log slope over the three largest %.2f", slope) + verdict)
             }
         }
         return lines.joined(separator: "\n")
