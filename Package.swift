@@ -68,7 +68,7 @@ let package = Package(
                     dependencies: ["MesaTraining", "MesaExperiments", "MesaNN", "MesaTensor"], swiftSettings: fast),
         .testTarget(name: "MesaTheoryTests", dependencies: ["MesaTheory"], swiftSettings: fast),
         .testTarget(name: "MesaLanguageTests",
-                    dependencies: ["MesaLanguage", "MesaTraining", "MesaNN", "MesaTasks", "MesaTensor"],
+                    dependencies: ["MesaLanguage", "MesaAnalysis", "MesaTraining", "MesaNN", "MesaTasks", "MesaTensor"],
                     resources: [.copy("Resources")], swiftSettings: fast),
         .testTarget(name: "MesaExperimentsTests",
                     dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTheory"], swiftSettings: fast),

@@ -79,12 +79,27 @@ public final class CachedDecoder {
     }
 
     /// y = W x for W [rows, cols] row-major.
+    /// Four independent sums per row, so that the multiply-adds overlap.
     static func apply(_ w: [Double], _ x: [Double], rows: Int) -> [Double] {
-        let cols = x.count
-        return (0..<rows).map { r in
-            var s = 0.0
-            for c in 0..<cols { s += w[r * cols + c] * x[c] }
-            return s
+        let cols = x.count, whole = cols / 4 * 4
+        return [Double](unsafeUninitializedCapacity: rows) { out, count in
+            w.withUnsafeBufferPointer { wp in
+                x.withUnsafeBufferPointer { xp in
+                    for r in 0..<rows {
+                        let row = wp.baseAddress! + r * cols
+                        var (s0, s1, s2, s3) = (0.0, 0.0, 0.0, 0.0)
+                        var c = 0
+                        while c < whole {
+                            s0 += row[c] * xp[c]; s1 += row[c + 1] * xp[c + 1]
+                            s2 += row[c + 2] * xp[c + 2]; s3 += row[c + 3] * xp[c + 3]
+                            c += 4
+                        }
+                        while c < cols { s0 += row[c] * xp[c]; c += 1 }
+                        out[r] = (s0 + s1) + (s2 + s3)
+                    }
+                }
+            }
+            count = rows
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MesaAnalysis
 import MesaLanguage
 import MesaTensor
 import MesaTraining
@@ -47,6 +48,13 @@ import MesaTraining
         #expect(result.perPosition.count == 16 && result.earlyPosition < result.latePosition)
         try result.write(to: whole.url.appendingPathComponent("eval"), title: "test")
         #expect(FileManager.default.fileExists(atPath: whole.url.appendingPathComponent("eval/per_position_loss.csv").path))
+        // The analyses of the synthetic tasks refuse a language model by name.
+        do {
+            _ = try LoadedRun(directory: whole)
+            Issue.record("LoadedRun accepted a language model")
+        } catch {
+            #expect("\(error)".contains("mesa lm eval"))
+        }
     }
 
     @Test func aCorpusSmallerThanTheContextWritesNothing() throws {
