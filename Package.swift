@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "MesaAnalysisTests", dependencies: ["MesaAnalysis", "MesaNN", "MesaTasks", "MesaTensor"],
                     swiftSettings: fast),
         .testTarget(name: "MesaTrainingTests",
-                    dependencies: ["MesaTraining", "MesaExperiments", "MesaNN", "MesaTensor"], swiftSettings: fast),
+                    dependencies: ["MesaTraining", "MesaExperiments", "MesaNN", "MesaTasks", "MesaTensor"], swiftSettings: fast),
         .testTarget(name: "MesaTheoryTests", dependencies: ["MesaTheory"], swiftSettings: fast),
         .testTarget(name: "MesaLanguageTests",
                     dependencies: ["MesaLanguage", "MesaAnalysis", "MesaTraining", "MesaNN", "MesaTasks", "MesaTensor"],

@@ -52,10 +52,12 @@ public final class Trainer {
     }
 
     /// The training batch of update number `step` (0-based).
-    public func trainingBatch(step: Int) -> SequenceBatch { batches.trainingBatch(step: step) }
+    public func trainingBatch(step: Int) -> SequenceBatch {
+        objective.trainingBatch(step: step) ?? batches.trainingBatch(step: step)
+    }
 
     /// The fixed held-out batch evaluations use.
-    public private(set) lazy var testBatch: SequenceBatch = batches.testBatch()
+    public private(set) lazy var testBatch: SequenceBatch = objective.heldOutBatch() ?? batches.testBatch()
 
     /// One update on the batch of the current step. Throws, without touching the
     /// parameters, when the loss or the gradient is not finite.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MesaAnalysis
+import MesaTensor
 import MesaTraining
 
 /// `mesa analyze ANALYSIS RUN`: the reverse-engineering analyses of SPEC §5 on any run directory.
@@ -25,7 +26,7 @@ func layerList(_ text: String?) throws -> [Int]? {
     guard let text else { return nil }
     return try text.split(separator: ",").map {
         guard let l = Int($0.trimmingCharacters(in: .whitespaces)) else {
-            throw ValidationError("--layers takes 1-based layer numbers separated by commas, got '\(text)'")
+            throw CommandError("--layers takes 1-based layer numbers separated by commas, got '\(text)'")
         }
         return l
     }
@@ -43,10 +44,15 @@ struct AnalyzeProbes: ParsableCommand {
     @OptionGroup var target: RunArgument
     @Option(help: "1-based layers to probe, e.g. 1,3 (default: all).") var layers: String?
     @Option(help: "Sequences in each of the fitting and the scoring set.") var sequences = 2048
+    @Option(help: "Precision of the model's forward: float32 (as it trained; the least squares run in Double either way) or float64.")
+    var forward = "float32"
 
     func run() throws {
         let start = Date()
-        let analysis = try ProbeAnalysis(target.load(), layers: layerList(layers), sequences: sequences)
+        guard let dtype = ["float32": DType.float32, "float64": .float64][forward] else {
+            throw CommandError("--forward must be float32 or float64, got '\(forward)'")
+        }
+        let analysis = try ProbeAnalysis(target.load(), layers: layerList(layers), sequences: sequences, forward: dtype)
         let result = try analysis.run()
         print(String(format: "probes of %d sites × %d targets × %d positions in %.1f s (λ = %g)", result.sites.count,
                      result.targets.count, result.positions, Date().timeIntervalSince(start), result.lambda))

@@ -15,6 +15,8 @@ struct Bench: ParsableCommand {
     var mesaLayer = false
     @Flag(name: .customLong("prop2-fit"), help: "Time fitting Prop-2's step sizes at F2's quick settings instead.")
     var prop2Fit = false
+    @Option(help: "Time a prompt-tuning step (eos or prefix) against a training step of the same model instead.")
+    var tune: String?
 
     func run() throws {
         if blas {
@@ -27,6 +29,10 @@ struct Bench: ParsableCommand {
         }
         if prop2Fit {
             print(try PropositionTwoBenchmark.run().report)
+            return
+        }
+        if let tune {
+            print(try PromptTuningBenchmark.run(config: options.config(), kind: tune, repeats: repeats).report)
             return
         }
         let result = try StepBenchmark.run(config: options.config(), repeats: repeats)
