@@ -23,6 +23,19 @@ struct ConfigOptions: ParsableArguments {
         try applied(to: Presets.config(preset ?? "linear-2"))
     }
 
+    /// These options as command-line arguments, --steps left out (for `mesa bench`'s child runs).
+    var arguments: [String] {
+        var a: [String] = []
+        if let preset { a += ["--preset", preset] }
+        if let seed { a += ["--seed", String(seed)] }
+        if let batchSize { a += ["--batch-size", String(batchSize)] }
+        if let length { a += ["--length", String(length)] }
+        if let lr { a += ["--lr", String(lr)] }
+        if let warmup { a += ["--warmup", String(warmup)] }
+        for s in assignments { a += ["--set", s] }
+        return a
+    }
+
     /// `base` with every flag but --preset applied, validated.
     func applied(to base: TrainConfig) throws -> TrainConfig {
         var c = base

@@ -228,8 +228,11 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
         self.spec = spec
         self.s = s
         op = LayerOperands(s, i)
+        // Without gradients (evaluation) or when the caller says no backward will run, nothing reads A:
+        // not keeping it saves writing [B, H, T, T₈] (and, at evaluation batch sizes, a fresh mapping's page faults).
         keepWeights = C.hasAttentionWeights
-            && ((C.keepsWeightsForBackward && record?.forBackward != false) || record?.weights == true)
+            && ((C.keepsWeightsForBackward && Variable.gradientsEnabled && record?.forBackward != false)
+                || record?.weights == true)
         keepVectors = !C.tracedVectors.isEmpty && record?.vectors == true
         let rows = s.batch * s.length
         qkv = Tensor(uninitializedShape: [s.batch, s.length, s.qkvWidth], dtype: S.dtype)
