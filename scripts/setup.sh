@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for mesa: installs the Debian packages it needs when they are
-# missing (OpenBLAS for the matrix products, gnuplot for the figures), then builds the
+# missing (OpenBLAS for the matrix products, gnuplot for the figures, fortunes for `mesa lm`), then builds the
 # `mesa` tool in release mode. Safe to run again: it installs nothing that is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 missing=()
 dpkg -s libopenblas-dev >/dev/null 2>&1 || missing+=(libopenblas-dev)
 command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
+# The default text of `mesa lm` and F8 (SPEC §7): Debian's fortunes, ~2.5 MB of English.
+[ -d /usr/share/games/fortunes ] || missing+=(fortunes)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     sudo=""

@@ -18,6 +18,9 @@ public struct LoadedRun {
     public init(directory: RunDirectory, dtype: DType = .float64) throws {
         self.directory = directory
         config = try directory.readConfig()
+        guard config.task.kind != "text" else {
+            throw TrainingError.noRun("\(directory.url.path) holds a language model (task.kind text): use mesa lm eval / mesa lm sample")
+        }
         guard directory.hasCheckpoint else {
             throw TrainingError.noRun("\(directory.url.path) has no checkpoint.safetensors yet")
         }

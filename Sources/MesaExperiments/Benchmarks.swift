@@ -41,14 +41,15 @@ public struct StepBenchmark {
 
     public static func run(config: TrainConfig, repeats: Int, warmup: Int = 3) throws -> StepBenchmark {
         let trainer = try Trainer(config: config)
+        let task = try config.task.makeTask(seed: config.seed)
         let batch = trainer.trainingBatch(step: 0)
         let tokens = config.tokens.tokens(from: batch.inputs)
         var data: [Double] = [], referenceData: [Double] = [], fwd: [Double] = [], step: [Double] = [], full: [Double] = [], composed: [Double] = []
         for rep in 0..<(warmup + max(1, repeats)) {
             let d = elapsedSeconds { _ = trainer.trainingBatch(step: rep + 1) }
             let dr = elapsedSeconds {
-                _ = trainer.task.referenceBatch(size: config.batchSize, length: config.length, seed: config.seed,
-                                                purpose: .trainingBatch, step: rep + 1)
+                _ = task.referenceBatch(size: config.batchSize, length: config.length, seed: config.seed,
+                                        purpose: .trainingBatch, step: rep + 1)
             }
             let f = elapsedSeconds { _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item }
             for p in trainer.model.parameters { p.variable.grad = nil }

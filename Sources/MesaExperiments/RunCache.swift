@@ -26,7 +26,8 @@ public final class RunCache {
     /// (the checkpoint stays for the next call).
     @discardableResult
     public func train(_ config: TrainConfig, name: String, label: String,
-                      shouldStop: () -> Bool = { Interrupt.requested }) throws -> RunDirectory {
+                      shouldStop: () -> Bool = { Interrupt.requested },
+                      makeTrainer: (TrainConfig) throws -> Trainer = { try Trainer(config: $0) }) throws -> RunDirectory {
         let dir = RunDirectory(try directory(name, for: config))
         let summary: TrainingSummary
         if dir.exists {
@@ -35,10 +36,10 @@ public final class RunCache {
                 return dir
             }
             summary = try TrainingRun.run(config: config, in: dir, resume: true, progress: progress, label: label,
-                                          shouldStop: shouldStop)
+                                          shouldStop: shouldStop, makeTrainer: makeTrainer)
         } else {
             summary = try TrainingRun.run(config: config, in: dir, resume: false, progress: progress, label: label,
-                                          shouldStop: shouldStop)
+                                          shouldStop: shouldStop, makeTrainer: makeTrainer)
         }
         if summary.outcome == .interrupted { throw ReproductionError.interrupted(label) }
         return dir

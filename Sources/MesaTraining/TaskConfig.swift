@@ -17,12 +17,15 @@ public struct TaskConfig: Codable, Equatable, Sendable {
     public var partial: PartiallyObservedLDS.Settings
     public var nonlinear: NonlinearLDS.Settings
     public var contracting: ContractingLDS.Settings
+    /// kind "text" (language modelling, SPEC §7): the corpus and its split; nil for the other kinds.
+    public var text: TextCorpusSettings?
 
+    /// The sequence tasks `makeTask` builds; "text" (a corpus, MesaLanguage) is the one other kind.
     public static let kinds = ["lds", "lds-fixed", "lds-partial", "lds-nonlinear", "lds-contracting"]
 
     public init(kind: String = "lds", dimension: Int = 10, noise: Double = 0.01, stateClip: Double = 10,
                 partial: PartiallyObservedLDS.Settings = .init(), nonlinear: NonlinearLDS.Settings = .init(),
-                contracting: ContractingLDS.Settings = .init()) {
+                contracting: ContractingLDS.Settings = .init(), text: TextCorpusSettings? = nil) {
         self.kind = kind
         self.dimension = dimension
         self.noise = noise
@@ -30,10 +33,11 @@ public struct TaskConfig: Codable, Equatable, Sendable {
         self.partial = partial
         self.nonlinear = nonlinear
         self.contracting = contracting
+        self.text = text
     }
 
     private enum CodingKeys: String, CodingKey {
-        case kind, dimension, noise, stateClip, partial, nonlinear, contracting
+        case kind, dimension, noise, stateClip, partial, nonlinear, contracting, text
     }
 
     /// Groups added after a run was written take their defaults, so older run directories load.
@@ -46,6 +50,19 @@ public struct TaskConfig: Codable, Equatable, Sendable {
         partial = try c.decodeIfPresent(PartiallyObservedLDS.Settings.self, forKey: .partial) ?? .init()
         nonlinear = try c.decodeIfPresent(NonlinearLDS.Settings.self, forKey: .nonlinear) ?? .init()
         contracting = try c.decodeIfPresent(ContractingLDS.Settings.self, forKey: .contracting) ?? .init()
+        text = try c.decodeIfPresent(TextCorpusSettings.self, forKey: .text)
+    }
+
+    /// Checks the "text" kind's settings (its batches come from MesaLanguage, not from `makeTask`).
+    public func validateText() throws {
+        func fail(_ s: String) throws -> Never { throw ConfigError.invalid(s) }
+        guard kind == "text" else { try fail("task.kind is '\(kind)', not text") }
+        guard let t = text else { try fail("task.kind text needs task.text (corpus paths and validation fraction)") }
+        if dimension != 256 { try fail("task.dimension of a byte-level text task is the vocabulary, 256; got \(dimension)") }
+        if t.corpus.isEmpty { try fail("task.text.corpus lists no file or folder") }
+        if !(t.validationFraction > 0 && t.validationFraction < 1) {
+            try fail("task.text.validationFraction must lie in (0, 1), got \(t.validationFraction)")
+        }
     }
 
     /// The task this configuration describes; `seed` fixes the shared teacher of "lds-fixed".
@@ -79,6 +96,8 @@ public struct TaskConfig: Codable, Equatable, Sendable {
                 try fail("task.nonlinear.inputGain must be positive, got \(nonlinear.inputGain)")
             }
             return NonlinearLDS(dimension: dimension, settings: nonlinear, noise: noise, stateClip: stateClip)
+        case "text":
+            try fail("task.kind text (byte-level language modelling) has no sequence generator: train and evaluate it with `mesa lm train` / `mesa lm eval`")
         case "lds-contracting":
             let c = contracting
             if !(c.eigenvalueHigh < 1) {
@@ -90,8 +109,28 @@ public struct TaskConfig: Codable, Equatable, Sendable {
             if !(c.clip > 0 && c.clip.isFinite) { try fail("task.contracting.clip must be positive, got \(c.clip)") }
             return ContractingLDS(dimension: dimension, settings: c, noise: noise)
         default:
-            try fail("unknown task kind '\(kind)'; known: \(Self.kinds.joined(separator: ", "))")
+            try fail("unknown task kind '\(kind)'; known: \((Self.kinds + ["text"]).joined(separator: ", "))")
         }
+    }
+}
+
+/// The corpus of a language-modelling run (task kind "text", SPEC §7): files and folders read
+/// as bytes, split into training and validation text by `validationFraction` (the last part
+/// of every file is validation). `bytes` and `digest` record the corpus the run was made
+/// from, so that a resume on changed files is refused by name.
+public struct TextCorpusSettings: Codable, Equatable, Sendable {
+    public var corpus: [String]
+    public var validationFraction: Double
+    /// Total bytes read when the run was configured (0: not recorded).
+    public var bytes: Int
+    /// FNV-1a 64 of the files' paths and contents, hex ("": not recorded).
+    public var digest: String
+
+    public init(corpus: [String], validationFraction: Double = 0.1, bytes: Int = 0, digest: String = "") {
+        self.corpus = corpus
+        self.validationFraction = validationFraction
+        self.bytes = bytes
+        self.digest = digest
     }
 }
 

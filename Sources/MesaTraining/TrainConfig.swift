@@ -84,7 +84,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Checks every field and how they fit together; the message names what to change.
     public func validate() throws {
         func fail(_ s: String) throws -> Never { throw ConfigError.invalid(s) }
-        _ = try task.makeTask(seed: seed)
+        if task.kind == "text" { try task.validateText() } else { _ = try task.makeTask(seed: seed) }
         try model.validate()
         if steps < 0 { try fail("steps must be ≥ 0, got \(steps)") }
         if batchSize <= 0 { try fail("batchSize must be positive, got \(batchSize)") }

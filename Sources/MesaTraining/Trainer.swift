@@ -8,7 +8,8 @@ import MesaTensor
 /// so a resumed run retraces the same numbers.
 public final class Trainer {
     public let config: TrainConfig
-    public let task: any SequenceTask
+    /// Where the batches come from: the configuration's sequence task, or a corpus (MesaLanguage).
+    public let batches: any BatchSource
     public let model: Transformer
     /// What the updates minimize, and over which parameters.
     public let objective: TrainingObjective
@@ -27,10 +28,17 @@ public final class Trainer {
 
     /// Trains `objective` (which may read `model`, frozen or not) with the configuration's
     /// task, batches, schedule and optimizer.
-    public init(config: TrainConfig, model: Transformer, objective: TrainingObjective) throws {
+    public convenience init(config: TrainConfig, model: Transformer, objective: TrainingObjective) throws {
+        try config.validate()
+        try self.init(config: config, model: model, objective: objective,
+                      batches: TaskBatches(task: config.task.makeTask(seed: config.seed), config: config))
+    }
+
+    /// The same with batches from `batches` (a text corpus: MesaLanguage).
+    public init(config: TrainConfig, model: Transformer, objective: TrainingObjective, batches: any BatchSource) throws {
         try config.validate()
         self.config = config
-        task = try config.task.makeTask(seed: config.seed)
+        self.batches = batches
         self.model = model
         self.objective = objective
         optimizer = AdamW(parameters: objective.parameters, settings: config.optimizer)
@@ -45,12 +53,11 @@ public final class Trainer {
 
     /// The training batch of update number `step` (0-based).
     public func trainingBatch(step: Int) -> SequenceBatch {
-        objective.trainingBatch(step: step) ?? task.batch(size: config.batchSize, length: config.length, seed: config.seed, purpose: .trainingBatch, step: step)
+        objective.trainingBatch(step: step) ?? batches.trainingBatch(step: step)
     }
 
     /// The fixed held-out batch evaluations use.
-    public private(set) lazy var testBatch: SequenceBatch = objective.heldOutBatch() ??
-        task.batch(size: config.evalBatchSize, length: config.length, seed: config.seed, purpose: .testBatch)
+    public private(set) lazy var testBatch: SequenceBatch = objective.heldOutBatch() ?? batches.testBatch()
 
     /// One update on the batch of the current step. Throws, without touching the
     /// parameters, when the loss or the gradient is not finite.
@@ -113,6 +120,32 @@ public final class Trainer {
         }
         try objective.load(file.tensors)
         try optimizer.load(file.tensors, step: k)
+    }
+}
+
+/// The batches of a training run: the batch of step k a pure function of (seed, k), and one
+/// fixed held-out batch.
+public protocol BatchSource {
+    func trainingBatch(step: Int) -> SequenceBatch
+    func testBatch() -> SequenceBatch
+}
+
+/// Batches of a synthetic sequence task (SPEC §1) as the configuration sizes them.
+public struct TaskBatches: BatchSource {
+    public let task: any SequenceTask
+    public let config: TrainConfig
+
+    public init(task: any SequenceTask, config: TrainConfig) {
+        self.task = task
+        self.config = config
+    }
+
+    public func trainingBatch(step: Int) -> SequenceBatch {
+        task.batch(size: config.batchSize, length: config.length, seed: config.seed, purpose: .trainingBatch, step: step)
+    }
+
+    public func testBatch() -> SequenceBatch {
+        task.batch(size: config.evalBatchSize, length: config.length, seed: config.seed, purpose: .testBatch)
     }
 }
 

@@ -20,13 +20,16 @@ public enum TrainingRun {
     /// The one field a resume may change: a run may be extended (never shortened).
     static let resumableFields: Set<String> = ["steps"]
 
+    /// `makeTrainer` builds the model, objective and batches (default: the configuration's task
+    /// and next-state objective; language models bring their own).
     /// `shouldStop` is polled before every step (Ctrl-C and SIGTERM by default); when it answers
     /// true the run checkpoints and returns `.interrupted`. Everything that can be checked is
     /// checked before anything is written: the configuration, the memory it needs, the directory,
     /// and on `resume` that config.json and the checkpoint belong to this configuration.
     public static func run(config: TrainConfig, in dir: RunDirectory, resume: Bool,
                            progress: Bool = true, label: String = "train",
-                           shouldStop: () -> Bool = { Interrupt.requested }) throws -> TrainingSummary {
+                           shouldStop: () -> Bool = { Interrupt.requested },
+                           makeTrainer: (TrainConfig) throws -> Trainer = { try Trainer(config: $0) }) throws -> TrainingSummary {
         try config.validate()
         try MemoryEstimate(config).check()
         var isDirectory: ObjCBool = false
@@ -35,7 +38,7 @@ public enum TrainingRun {
         }
         if !resume, dir.exists || dir.hasCheckpoint { throw TrainingError.runExists(dir.url.path) }
         if resume { _ = try dir.readConfig() }
-        let trainer = try Trainer(config: config)
+        let trainer = try makeTrainer(config)
         let lock = try RunLock(dir.url)
         // Looked at again under the lock: another process may have started here meanwhile.
         if resume {
