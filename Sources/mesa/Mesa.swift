@@ -14,7 +14,8 @@ struct Mesa: ParsableCommand {
         Start with:  mesa reproduce F1        (train, evaluate, draw, report: a few minutes)
         Or:          mesa train --preset linear-2 --out runs/l2 && mesa eval runs/l2
         """,
-        subcommands: [Train.self, Eval.self, Analyze.self, Reproduce.self, Bench.self, ListPresets.self])
+        subcommands: [Train.self, Eval.self, Analyze.self, Reproduce.self, Bench.self, ListPresets.self,
+                      Sweep.self])
 
     static func main() {
         // Debian's OpenBLAS falls back to SSE3 kernels on CPU models it does not know;
