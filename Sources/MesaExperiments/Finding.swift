@@ -43,6 +43,7 @@ extension Finding {
     func command(_ options: ReproductionOptions) -> String {
         "mesa reproduce \(name) --profile \(options.profile)"
             + (options.seeds.map { " --seeds " + $0.map(String.init).joined(separator: ",") } ?? "")
+            + (options.executor.map { " --executor \($0.name)" } ?? "")
     }
 }
 

@@ -176,7 +176,7 @@ public struct FindingF1: Finding {
         every run directory holds its `config.json`, `metrics.csv` and checkpoint.
 
         \(settings)
-
+        \(options.executor != nil || options.reportOnly ? "\nThe runs were trained as a sweep (`sweep.json`); `report/report.md` pools them: per-position loss as mean ± sd over the seeds (bands), final numbers, diverged runs.\n" : "")
 
         """
         var allClaims: [Claim] = []
