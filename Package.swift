@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "MesaAnalysisTests", dependencies: ["MesaAnalysis", "MesaNN", "MesaTasks", "MesaTensor"],
                     swiftSettings: fast),
         .testTarget(name: "MesaTrainingTests",
-                    dependencies: ["MesaTraining", "MesaExperiments", "MesaNN", "MesaTensor"], swiftSettings: fast),
+                    dependencies: ["MesaTraining", "MesaExperiments", "MesaNN", "MesaTasks", "MesaTensor"], swiftSettings: fast),
         .testTarget(name: "MesaTheoryTests", dependencies: ["MesaTheory"], swiftSettings: fast),
         .testTarget(name: "MesaExperimentsTests",
                     dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTheory"], swiftSettings: fast),

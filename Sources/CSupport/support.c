@@ -34,3 +34,26 @@ void mesa_reexec_self(char **argv) {
     (void)argv;
 #endif
 }
+
+#include <stdatomic.h>
+static _Atomic long mesa_tensor_allocations;
+static _Atomic long mesa_tensor_allocated_bytes;
+static _Thread_local long mesa_tensor_allocations_here;
+
+void mesa_count_tensor_allocation(long bytes) {
+    atomic_fetch_add_explicit(&mesa_tensor_allocations, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mesa_tensor_allocated_bytes, bytes, memory_order_relaxed);
+    mesa_tensor_allocations_here += 1;
+}
+
+long mesa_tensor_allocation_count_this_thread(void) {
+    return mesa_tensor_allocations_here;
+}
+
+long mesa_tensor_allocation_count(void) {
+    return atomic_load_explicit(&mesa_tensor_allocations, memory_order_relaxed);
+}
+
+long mesa_tensor_allocated_byte_count(void) {
+    return atomic_load_explicit(&mesa_tensor_allocated_bytes, memory_order_relaxed);
+}

@@ -37,6 +37,53 @@ public enum Baselines {
         gradientStepDirection(s).map { eta * $0 }
     }
 
+    /// GD-1 through the activation clip of the reference architecture (SPEC §2): a model on
+    /// constructed tokens without a read-out reads its prediction from the first n coordinates of
+    /// the residual stream after the block's clip, and the token leaves those coordinates at 0, so
+    /// one layer computing GD-1 exactly would predict clip(0 + η d_t) = min(max(η d_t, −c), c),
+    /// coordinate by coordinate.
+    public static func gdOneClipped(_ s: StateSequences, eta: Double, clip c: Double) -> [Double] {
+        clipped(gradientStepDirection(s), eta: eta, clip: c)
+    }
+
+    /// min(max(η d, −c), c) per coordinate.
+    public static func clipped(_ d: [Double], eta: Double, clip c: Double) -> [Double] {
+        d.map { Swift.min(Swift.max(eta * $0, -c), c) }
+    }
+
+    /// The step size minimizing Σ (clip(η d) − y)² (no closed form under the clip): the best of a grid of
+    /// 81 points on [0, 4 `around`] (widened fourfold while the best is its last point), refined by
+    /// golden-section search between its neighbours. Each term moves monotonically from y² towards
+    /// (±c − y)² through one minimum as η grows, so the sum is smooth between the points where a
+    /// coordinate reaches the clip.
+    public static func clippedLineSearch(direction d: [Double], targets y: [Double], clip c: Double, around eta0: Double) -> Double {
+        func loss(_ eta: Double) -> Double {
+            var sum = 0.0
+            for i in 0..<d.count { let r = Swift.min(Swift.max(eta * d[i], -c), c) - y[i]; sum += r * r }
+            return sum
+        }
+        var top = 4 * Swift.max(abs(eta0), 1e-12)
+        let points = 80
+        var grid: [Double] = [], best = 0
+        for _ in 0..<8 {
+            grid = (0...points).map { top * Double($0) / Double(points) }
+            let losses = grid.map(loss)
+            best = losses.indices.min { losses[$0] < losses[$1] }!
+            if best < points { break }
+            top *= 4
+        }
+        var (a, b) = (grid[Swift.max(best - 1, 0)], grid[Swift.min(best + 1, points)])
+        let ratio = (5.0.squareRoot() - 1) / 2
+        var x1 = b - ratio * (b - a), x2 = a + ratio * (b - a)
+        var f1 = loss(x1), f2 = loss(x2)
+        for _ in 0..<60 where b - a > 1e-12 * top {
+            if f1 < f2 { b = x2; x2 = x1; f2 = f1; x1 = b - ratio * (b - a); f1 = loss(x1) }
+            else { a = x1; x1 = x2; f1 = f2; x2 = a + ratio * (b - a); f2 = loss(x2) }
+        }
+        let refined = (a + b) / 2
+        return loss(refined) <= loss(grid[best]) ? refined : grid[best]
+    }
+
     /// Ridge regression / least squares (LSQ): Φ̂_t = (Σ_{t'≤t} s_{t'} s_{t'−1}ᵀ)
     /// (Σ_{t'≤t} s_{t'−1} s_{t'−1}ᵀ + λI)⁻¹, ŝ_{t+1} = Φ̂_t s_t. What an ideal mesa-layer computes.
     public static func ridge(_ s: StateSequences, lambda: Double) -> [Double] {

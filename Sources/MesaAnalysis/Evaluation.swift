@@ -23,6 +23,13 @@ public struct Evaluation {
         /// max_t |L_model(t) − L_GD1(t)| / L_GD1(t), and the same against RevAlg-1.
         public var maxRelativeGapToGDOne: Double
         public var maxRelativeGapToRevAlgOne: Double?
+        /// The model's activation clip c, when GD-1 was also measured through it (`gd1-clip`: the same
+        /// η; `gd1-clip-ls`: η line-searched through the clip, `gdOneClippedStepSize`), and the largest
+        /// per-position gaps of the model to both; nil for models it does not apply to (no clip, raw tokens).
+        public var activationClip: Double?
+        public var gdOneClippedStepSize: Double?
+        public var maxRelativeGapToGDOneClipped: Double?
+        public var maxRelativeGapToGDOneClippedSearched: Double?
         /// Per layer, per head: how closely the weights follow Prop. 1.
         public var structure: [[PropositionOneStructure]]
         public var revAlgOne: RevAlgOne?
@@ -49,6 +56,9 @@ public struct Evaluation {
 
     public var outputDirectory: URL { trained.directory.url.appendingPathComponent("eval") }
 
+    /// The methods of the per-position table, in column order (those measured for a run).
+    public static let columns = ["model", "gd1", "gd1-clip", "gd1-clip-ls", "lsq", "lsq-window", "ridge", "revalg1"]
+
     /// Runs every comparison, writes the files, and returns the summary and the table.
     public func run() throws -> (summary: Summary, table: [String: [Double]]) {
         let (config, model, step) = (trained.config, trained.model, trained.step)
@@ -70,6 +80,18 @@ public struct Evaluation {
         var table: [String: [Double]] = ["model": s.loss(of: modelPredictions)]
         let eta = Baselines.lineSearch(direction: Baselines.gradientStepDirection(sv), targets: sv.targets)
         table["gd1"] = s.loss(of: Baselines.gdOne(s, eta: eta))
+        // GD-1 through the model's clip, where the model reads its prediction from the clipped residual
+        // stream (constructed tokens, whose first n coordinates are 0, and no read-out).
+        let clipValue = config.tokens != .raw && !config.model.embedding ? config.model.activationClip : nil
+        var etaClipped: Double?
+        if let c = clipValue {
+            let direction = Baselines.gradientStepDirection(s)
+            let ec = Baselines.clippedLineSearch(direction: Baselines.gradientStepDirection(sv), targets: sv.targets, clip: c,
+                                                 around: eta)
+            etaClipped = ec
+            table["gd1-clip"] = s.loss(of: Baselines.clipped(direction, eta: eta, clip: c))
+            table["gd1-clip-ls"] = s.loss(of: Baselines.clipped(direction, eta: ec, clip: c))
+        }
         table["lsq"] = s.loss(of: Baselines.ridge(s, lambda: 1e-3))
         let lambda = Baselines.ridgeLineSearch(sv)
         table["ridge"] = s.loss(of: Baselines.ridge(s, lambda: lambda))
@@ -110,13 +132,16 @@ public struct Evaluation {
             }
         }
 
-        let columns = ["model", "gd1", "lsq", "lsq-window", "ridge", "revalg1"].filter { table[$0] != nil }
+        let columns = Self.columns.filter { table[$0] != nil }
         let csv = out.appendingPathComponent("per_position_loss.csv")
         try CSV.write(header: ["position"] + columns,
                       rows: (0..<config.length).map { t in [Double(t + 1)] + columns.map { table[$0]![t] } }, to: csv)
         let titles = ["model": "trained model", "gd1": String(format: "GD-1 (η = %.4g)", eta),
                       "lsq": "LSQ (λ = 1e-3)", "lsq-window": "LSQ on the last \(window) observations (λ = 1e-3)",
-                      "ridge": String(format: "ridge (λ = %g)", lambda), "revalg1": "RevAlg-1"]
+                      "ridge": String(format: "ridge (λ = %g)", lambda), "revalg1": "RevAlg-1",
+                      "gd1-clip": String(format: "GD-1 clipped to ±%g (η = %.4g)", clipValue ?? .nan, eta),
+                      "gd1-clip-ls": String(format: "GD-1 clipped to ±%g, η line-searched through the clip (%.4g)",
+                                            clipValue ?? .nan, etaClipped ?? .nan)]
         try? Figures.lines(csv: csv, series: columns.enumerated().map { ($0.offset + 1, titles[$0.element]!) },
                            title: "\(config.preset), step \(step): loss per position (held-out batch of \(config.evalBatchSize))",
                            xlabel: "position t", ylabel: "½‖ŝ_{t+1} − s_{t+1}‖²", logY: true,
@@ -132,6 +157,9 @@ public struct Evaluation {
                               gdOneStepSize: eta, ridgeLambda: lambda,
                               maxRelativeGapToGDOne: maxGap(table["model"]!, table["gd1"]!),
                               maxRelativeGapToRevAlgOne: table["revalg1"].map { maxGap(table["model"]!, $0) },
+                              activationClip: clipValue, gdOneClippedStepSize: etaClipped,
+                              maxRelativeGapToGDOneClipped: table["gd1-clip"].map { maxGap(table["model"]!, $0) },
+                              maxRelativeGapToGDOneClippedSearched: table["gd1-clip-ls"].map { maxGap(table["model"]!, $0) },
                               structure: structure, revAlgOne: revAlg, attention: attention,
                               attentionSequences: softmaxLayers.isEmpty ? nil : attentionSequences)
         try AtomicFile.writeJSON(summary, to: out.appendingPathComponent("summary.json"))

@@ -4,7 +4,7 @@ import Foundation
 public enum EvaluationReport {
     /// Per-position losses (every `stride`-th position and the last) and the means.
     public static func table(summary: Evaluation.Summary, table: [String: [Double]], stride: Int = 5) -> String {
-        let columns = ["model", "gd1", "lsq", "lsq-window", "ridge", "revalg1"].filter { table[$0] != nil }
+        let columns = Evaluation.columns.filter { table[$0] != nil }
         let length = table["model"]?.count ?? 0
         var positions = Array(Swift.stride(from: 0, to: length, by: stride))
         if let last = positions.last, last != length - 1 { positions.append(length - 1) }
@@ -22,6 +22,12 @@ public enum EvaluationReport {
         lines.append(String(format: "GD-1 step size η = %.5g (line search on a validation batch); ridge λ = %g",
                             summary.gdOneStepSize, summary.ridgeLambda))
         lines.append(String(format: "largest per-position gap, model vs GD-1: %.2f%%", 100 * summary.maxRelativeGapToGDOne))
+        if let c = summary.activationClip, let g = summary.maxRelativeGapToGDOneClipped,
+           let gs = summary.maxRelativeGapToGDOneClippedSearched, let ec = summary.gdOneClippedStepSize {
+            lines.append(String(format: "GD-1 through the model's ±%g clip (gd1-clip: same η; gd1-clip-ls: η = %.5g line-searched through the clip)",
+                                c, ec))
+            lines.append(String(format: "largest per-position gap, model vs gd1-clip: %.2f%%, vs gd1-clip-ls: %.2f%%", 100 * g, 100 * gs))
+        }
         if let r = summary.maxRelativeGapToRevAlgOne {
             lines.append(String(format: "largest per-position gap, model vs RevAlg-1: %.2f%%", 100 * r))
         }

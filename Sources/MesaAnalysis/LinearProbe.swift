@@ -46,7 +46,12 @@ public struct ProbeGram {
             Double.gemm(transA: true, transB: false, m: d, n: m, k: rows, alpha: 1, a: x, lda: xStride, b: y, ldb: yStride,
                         beta: 1, c: c.baseAddress!, ldc: m)                                  // C += XᵀY [D, m]
         }
-        for r in 0..<rows { for j in 0..<m { let v = y[r * yStride + j]; sum[j] += v; sumOfSquares[j] += v * v } }
+        // Raw buffers: indexing the arrays themselves checks their uniqueness at every element.
+        sum.withUnsafeMutableBufferPointer { s in
+            sumOfSquares.withUnsafeMutableBufferPointer { ss in
+                for r in 0..<rows { for j in 0..<m { let v = y[r * yStride + j]; s[j] += v; ss[j] += v * v } }
+            }
+        }
         count += rows
     }
 
@@ -55,17 +60,40 @@ public struct ProbeGram {
         (0..<outputs).map { j in max(sumOfSquares[j] - sum[j] * sum[j] / Double(max(count, 1)), 0) }
     }
 
-    /// The least-squares weights W [D, m] (G W = C). A rank-deficient G (a feature that is always
-    /// zero, e.g. at the first position) gets a jitter of 1e-10·tr(G)/D on its diagonal: the
-    /// minimum-norm solution, to that precision.
+    /// The least-squares weights W [D, m] (G W = C). A rank-deficient G gets a jitter of
+    /// 1e-10·tr(G)/D on its diagonal: the minimum-norm solution, to that precision. G counts as
+    /// rank-deficient when some feature's variance given the features before it (a Cholesky pivot)
+    /// is below that jitter: a feature that is always zero (the first position), an embedding of n
+    /// states into D > n coordinates, or such a site computed in Float32, whose rounding noise in
+    /// the missing directions (~1e-14 of the variance) would otherwise be fitted as if it were signal.
     public func solve() -> [Double] {
         let d = features
-        if let w = Linalg.choleskySolve(gram, cross, d, outputs) { return w }
-        var g = gram
         let jitter = max((0..<d).reduce(0) { $0 + gram[$1 * d + $1] } / Double(d), 1e-300) * 1e-10
+        if Self.smallestPivot(gram, d) > jitter, let w = Linalg.choleskySolve(gram, cross, d, outputs) { return w }
+        var g = gram
         for i in 0..<d { g[i * d + i] += jitter }
         return Linalg.choleskySolve(g, cross, d, outputs) ?? Linalg.solve(g, cross, d, outputs)
             ?? [Double](repeating: 0, count: d * outputs)
+    }
+
+    /// The smallest Cholesky pivot of the symmetric G [d, d] (each feature's squared residual given
+    /// those before it); −∞ once a pivot is not positive.
+    static func smallestPivot(_ g: [Double], _ d: Int) -> Double {
+        var l = [Double](repeating: 0, count: d * d), smallest = Double.infinity
+        for i in 0..<d {
+            for j in 0...i {
+                var s = g[i * d + j]
+                for p in 0..<j { s -= l[i * d + p] * l[j * d + p] }
+                if i == j {
+                    guard s > 0 else { return -.infinity }
+                    smallest = min(smallest, s)
+                    l[i * d + i] = s.squareRoot()
+                } else {
+                    l[i * d + j] = s / l[j * d + j]
+                }
+            }
+        }
+        return smallest
     }
 
     /// Residual sum of squares of W on the rows this Gram was built from, per column:
@@ -125,12 +153,21 @@ public struct ProbeScore {
                             b: wp.baseAddress!, ldb: m, beta: 0, c: out.baseAddress!, ldc: m)
             }
         }
-        for r in 0..<rows {
-            for j in 0..<m {
-                let v = y[r * yStride + j], e = v - prediction[r * m + j]
-                residualSquares[j] += e * e
-                sum[j] += v
-                sumOfSquares[j] += v * v
+        // Raw buffers: indexing the arrays themselves checks their uniqueness at every element.
+        residualSquares.withUnsafeMutableBufferPointer { rs in
+            sum.withUnsafeMutableBufferPointer { s in
+                sumOfSquares.withUnsafeMutableBufferPointer { ss in
+                    prediction.withUnsafeBufferPointer { pr in
+                        for r in 0..<rows {
+                            for j in 0..<m {
+                                let v = y[r * yStride + j], e = v - pr[r * m + j]
+                                rs[j] += e * e
+                                s[j] += v
+                                ss[j] += v * v
+                            }
+                        }
+                    }
+                }
             }
         }
         count += rows

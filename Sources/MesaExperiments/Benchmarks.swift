@@ -27,33 +27,54 @@ public struct StepBenchmark {
     public let config: TrainConfig
     public let repeats: Int
     public let dataGeneration: [Double]
+    /// The same batches drawn by the plain definition (`SequenceTask.referenceBatch`).
+    public let referenceDataGeneration: [Double]
     public let forward: [Double]
     public let stepWithoutData: [Double]
     public let fullStep: [Double]
     /// The same step (data excluded) with attention composed of whole-batch operations.
     public let composedStep: [Double]
     public let flopsPerStep: Double
+    /// Tensor buffers (and their bytes) allocated per training step after the first steps,
+    /// over consecutive `trainStep()` calls (the prefetched batches included).
+    public var allocationsPerStep = 0.0, allocatedBytesPerStep = 0.0
 
     public static func run(config: TrainConfig, repeats: Int, warmup: Int = 3) throws -> StepBenchmark {
         let trainer = try Trainer(config: config)
         let batch = trainer.trainingBatch(step: 0)
         let tokens = config.tokens.tokens(from: batch.inputs)
-        var data: [Double] = [], fwd: [Double] = [], step: [Double] = [], full: [Double] = [], composed: [Double] = []
+        var data: [Double] = [], referenceData: [Double] = [], fwd: [Double] = [], step: [Double] = [], full: [Double] = [], composed: [Double] = []
         for rep in 0..<(warmup + max(1, repeats)) {
             let d = elapsedSeconds { _ = trainer.trainingBatch(step: rep + 1) }
+            let dr = elapsedSeconds {
+                _ = trainer.task.referenceBatch(size: config.batchSize, length: config.length, seed: config.seed,
+                                                purpose: .trainingBatch, step: rep + 1)
+            }
             let f = elapsedSeconds { _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item }
             for p in trainer.model.parameters { p.variable.grad = nil }
             let s = try elapsedSeconds { _ = try trainer.update(on: batch) }
             trainer.model.attentionImplementation = .composed
             let c = try elapsedSeconds { _ = try trainer.update(on: batch) }
             trainer.model.attentionImplementation = .fused
-            let u = try elapsedSeconds { _ = try trainer.trainStep() }
             if rep >= warmup {
-                data.append(d); fwd.append(f); step.append(s); composed.append(c); full.append(u)
+                data.append(d); referenceData.append(dr); fwd.append(f); step.append(s); composed.append(c)
             }
         }
-        return StepBenchmark(config: config, repeats: repeats, dataGeneration: data, forward: fwd, stepWithoutData: step,
-                             fullStep: full, composedStep: composed, flopsPerStep: FlopCount.trainingStep(config))
+        // Whole steps as a training run takes them, one after another: the batch of step k + 1
+        // is drawn while step k runs.
+        for rep in 0..<(warmup + max(1, repeats)) {
+            let u = try elapsedSeconds { _ = try trainer.trainStep() }
+            if rep >= warmup { full.append(u) }
+        }
+        let (count0, bytes0) = (TensorAllocations.count, TensorAllocations.bytes)
+        let counted = 5
+        for _ in 0..<counted { _ = try trainer.trainStep() }
+        var result = StepBenchmark(config: config, repeats: repeats, dataGeneration: data, referenceDataGeneration: referenceData,
+                                   forward: fwd, stepWithoutData: step, fullStep: full, composedStep: composed,
+                                   flopsPerStep: FlopCount.trainingStep(config))
+        result.allocationsPerStep = Double(TensorAllocations.count - count0) / Double(counted)
+        result.allocatedBytesPerStep = Double(TensorAllocations.bytes - bytes0) / Double(counted)
+        return result
     }
 
     static func median(_ x: [Double]) -> Double { let s = x.sorted(); return s[s.count / 2] }
@@ -70,12 +91,13 @@ public struct StepBenchmark {
         \(c.preset): \(c.model.layers.map(\.rawValue).joined(separator: "+")), B \(c.batchSize), T \(c.length), \
         D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), \(Parallel.workers) threads, OpenBLAS \(BLASKernels.coreName), \
         median of \(repeats) interleaved repetitions
-          data generation        \(ms(dataGeneration))
+          data generation        \(ms(dataGeneration))   (range \(String(format: "%.2f–%.2f", dataGeneration.min()! * 1e3, dataGeneration.max()! * 1e3)); the plain reference: \(ms(referenceDataGeneration)); drawn for step k + 1 while step k runs)
           forward                \(ms(forward))
           step, data excluded    \(ms(stepWithoutData))   (forward, backward, AdamW; quartiles \(String(format: "%.2f–%.2f", q1 * 1e3, q3 * 1e3)), fastest \(String(format: "%.2f", stepWithoutData.min()! * 1e3)) ms)
-          step, data included    \(ms(fullStep))
+          step, data included    \(ms(fullStep))   (consecutive steps as training takes them, after the interleaved ones)
           baseline: step with attention composed of whole-batch operations (data excluded)
                                  \(ms(composedStep))   → fused kernels \(String(format: "%.2f", Self.median(composedStep) / step))x faster
+          tensor buffers allocated per step \(String(format: "%.0f (%.1f MiB)", allocationsPerStep, allocatedBytesPerStep / 1_048_576)), after the first steps (none reused yet)
           matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \(String(format: "%.1f", flopsPerStep / step / 1e9)) GFLOP/s achieved
         """
     }

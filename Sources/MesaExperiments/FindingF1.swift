@@ -10,7 +10,7 @@ import MesaTraining
 public struct FindingF1: Finding {
     public let name = "F1"
     public let claim = "linear-1 on constructed tokens implements one step of gradient descent (GD-1, Prop. 1, RevAlg-1)"
-    public let profiles = ["quick", "paper"]
+    public let profiles = ["quick", "paper", "smoke"]
     public init() {}
 
     public func defaultSeeds(profile: String) -> [UInt64] { profile == "paper" ? [0, 1, 2, 3, 4] : [0] }
@@ -35,6 +35,14 @@ public struct FindingF1: Finding {
             // anneals over the run so the weights settle.
             c.steps = 3000
             c.schedule = WarmupCosineSchedule(peak: 1e-3, warmupSteps: 200, horizon: 2800)
+        } else if profile == "smoke" {
+            // Seconds, for the tests: the quick schedule cut to 200 steps (long enough that a test can
+            // stop `mesa reproduce F1 --profile smoke` mid-training), a smaller held-out batch.
+            c.steps = 200
+            c.evalBatchSize = 256
+            c.evalEvery = 50
+            c.checkpointEvery = 100
+            c.schedule = WarmupCosineSchedule(peak: 1e-3, warmupSteps: 50, horizon: 200)
         }
         return c
     }
@@ -54,11 +62,18 @@ public struct FindingF1: Finding {
         /// 1 − mean_t |L_model − L_RevAlg1| / mean_t |L_model − L_GD1|: the share of GD-1's gap to the
         /// model that RevAlg-1's extra terms close.
         public var revAlgGapClosed: Double
+        /// GD-1 through the model's activation clip c (SPEC §2; nil when the model has none): with the
+        /// same η (`gd1-clip`) and with η line-searched through the clip (`clippedStepSize`, `gd1-clip-ls`).
+        public var clip: Double?
+        public var maxGapToGDOneClipped: Double, meanLossGDOneClipped: Double
+        public var clippedStepSize: Double, maxGapToGDOneClippedSearched: Double, meanLossGDOneClippedSearched: Double
 
         public init(maxGapToGDOne: Double, maxGapToRevAlgOne: Double, meanLossModel: Double, meanLossGDOne: Double,
                     meanLossRevAlgOne: Double, gdOneStepSize: Double, headStepSizeSum: Double,
                     keyQueryBlockShare: Double, keyQueryDiagonalShare: Double, projectionValueBlockShare: Double,
-                    projectionValueDiagonalShare: Double, revAlgGapClosed: Double) {
+                    projectionValueDiagonalShare: Double, revAlgGapClosed: Double, clip: Double? = nil,
+                    maxGapToGDOneClipped: Double = .nan, meanLossGDOneClipped: Double = .nan, clippedStepSize: Double = .nan,
+                    maxGapToGDOneClippedSearched: Double = .nan, meanLossGDOneClippedSearched: Double = .nan) {
             self.maxGapToGDOne = maxGapToGDOne
             self.maxGapToRevAlgOne = maxGapToRevAlgOne
             self.meanLossModel = meanLossModel
@@ -71,6 +86,12 @@ public struct FindingF1: Finding {
             self.projectionValueBlockShare = projectionValueBlockShare
             self.projectionValueDiagonalShare = projectionValueDiagonalShare
             self.revAlgGapClosed = revAlgGapClosed
+            self.clip = clip
+            self.maxGapToGDOneClipped = maxGapToGDOneClipped
+            self.meanLossGDOneClipped = meanLossGDOneClipped
+            self.clippedStepSize = clippedStepSize
+            self.maxGapToGDOneClippedSearched = maxGapToGDOneClippedSearched
+            self.meanLossGDOneClippedSearched = meanLossGDOneClippedSearched
         }
 
         public init(_ s: Evaluation.Summary, table: [String: [Double]]) {
@@ -87,7 +108,11 @@ public struct FindingF1: Finding {
                       keyQueryDiagonalShare: heads.map(\.keyQueryDiagonalShare).min() ?? 0,
                       projectionValueBlockShare: heads.map(\.projectionValueBlockShare).min() ?? 0,
                       projectionValueDiagonalShare: heads.map(\.projectionValueDiagonalShare).min() ?? 0,
-                      revAlgGapClosed: 1 - meanGap("revalg1") / meanGap("gd1"))
+                      revAlgGapClosed: 1 - meanGap("revalg1") / meanGap("gd1"), clip: s.activationClip,
+                      maxGapToGDOneClipped: s.maxRelativeGapToGDOneClipped ?? .nan,
+                      meanLossGDOneClipped: s.meanLoss["gd1-clip"] ?? .nan, clippedStepSize: s.gdOneClippedStepSize ?? .nan,
+                      maxGapToGDOneClippedSearched: s.maxRelativeGapToGDOneClippedSearched ?? .nan,
+                      meanLossGDOneClippedSearched: s.meanLoss["gd1-clip-ls"] ?? .nan)
         }
     }
 
@@ -143,7 +168,47 @@ public struct FindingF1: Finding {
             Claim(statement: "RevAlg-1 (scalars read off the weights) within \(Int(gapTolerance * 100))% of the model at every position",
                   measured: String(format: "largest gap %.2f%%; mean loss %.5f", 100 * m.maxGapToRevAlgOne, m.meanLossRevAlgOne),
                   holds: m.maxGapToRevAlgOne <= gapTolerance),
+        ] + clipClaims(m)
+    }
+
+    /// Rows beside the paper's claims for a model with the reference architecture's activation clip:
+    /// is the model GD-1 seen through the same clip? GD-1 with its own η, then with η line-searched
+    /// through the clip (the model chooses its step with the clip in place), and the heads' step sizes
+    /// against that η. None for a model without a clip.
+    public static func clipClaims(_ m: Measured) -> [Claim] {
+        guard let c = m.clip else { return [] }
+        return [
+            Claim(statement: String(format: "model's loss within %d%% of GD-1 clipped to ±%g (same η) at every position",
+                                    Int(gapTolerance * 100), c),
+                  measured: String(format: "largest gap %.2f%%; mean loss %.5f (GD-1 clipped)", 100 * m.maxGapToGDOneClipped,
+                                   m.meanLossGDOneClipped),
+                  holds: m.maxGapToGDOneClipped <= gapTolerance),
+            Claim(statement: String(format: "model's loss within %d%% of GD-1 clipped to ±%g with η line-searched through the clip, at every position",
+                                    Int(gapTolerance * 100), c),
+                  measured: String(format: "largest gap %.2f%%; mean loss %.5f at η = %.4g", 100 * m.maxGapToGDOneClippedSearched,
+                                   m.meanLossGDOneClippedSearched, m.clippedStepSize),
+                  holds: m.maxGapToGDOneClippedSearched <= gapTolerance),
+            Claim(statement: "the heads' GD step sizes add up to the η line-searched through the clip (within 20%)",
+                  measured: String(format: "Σ_h (KQ block scale)(PV block scale) = %.4g vs η = %.4g", m.headStepSizeSum,
+                                   m.clippedStepSize),
+                  holds: abs(m.headStepSizeSum - m.clippedStepSize) <= 0.2 * abs(m.clippedStepSize)),
         ]
+    }
+
+    /// The verdict's sentence on the clip: how much of the model's mean per-position gap to GD-1
+    /// (|mean loss difference|) GD-1 through the clip closes, with η line-searched through it; empty
+    /// for models without a clip.
+    public static func clipSentence(_ measured: [(seed: UInt64, m: Measured)]) -> String {
+        let rows = measured.filter { $0.m.clip != nil }
+        guard !rows.isEmpty else { return "" }
+        func closed(_ m: Measured) -> Double {
+            1 - abs(m.meanLossModel - m.meanLossGDOneClippedSearched) / abs(m.meanLossModel - m.meanLossGDOne)
+        }
+        let shares = rows.map { String(format: "%.0f%% (seed %d)", 100 * closed($0.m), $0.seed) }.joined(separator: ", ")
+        let head = "GD-1 through the model's clip, η line-searched through it, closes \(shares) of the gap in mean loss between GD-1 and the model"
+        return rows.allSatisfy { closed($0.m) > mostOfTheGap }
+            ? head + ": most of the model's difference from GD-1 is the clip."
+            : head + ": the clip does not account for most of it in every seed."
     }
 
     /// The verdict's sentence on RevAlg-1 against GD-1, worded after the share of the gap it closes
@@ -216,6 +281,7 @@ public struct FindingF1: Finding {
         \(allClaims.allSatisfy(\.holds) ? "Every claim held for every seed." : "Not every claim held; the tables above say which and by how much.")
         Thresholds: per-position gaps ≤ \(Int(Self.gapTolerance * 100))%; block shares ≥ \(Self.blockShareThreshold), diagonal shares ≥ \(Self.diagonalShareThreshold).
         \(Self.revAlgSentence(results.map { ($0.seed, $0.measured) }))
+        \(Self.clipSentence(results.map { ($0.seed, $0.measured) }))
 
         """
         try Report.write(md, claims: allClaims, to: url)

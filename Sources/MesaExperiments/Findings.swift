@@ -3,7 +3,7 @@ import Foundation
 /// Every finding `mesa reproduce` knows, in SPEC §8 order. Adding one is one line here (see
 /// the "Adding a finding" article); the command's help and dispatch come from this list.
 public enum Findings {
-    public static let all: [any Finding] = [FindingF1(), FindingF2(), FindingF3(), FindingF4(), FindingF6(), FindingF9()]
+    public static let all: [any Finding] = [FindingF1(), FindingF2(), FindingF3(), FindingF4(), FindingF5(), FindingF6(), FindingF7(), FindingF9()]
 
     public static var names: [String] { all.map(\.name) }
     /// The findings whose runs `mesa reproduce --executor local|slurm` trains through the sweep engine.

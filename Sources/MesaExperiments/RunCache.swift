@@ -44,6 +44,21 @@ public final class RunCache {
         return dir
     }
 
+    /// A prompt-tuning run (`TuningRun`) in ROOT/NAME, by the same rule as `train`.
+    @discardableResult
+    public func tune(_ config: TuneConfig, name: String, label: String,
+                     shouldStop: () -> Bool = { Interrupt.requested }) throws -> RunDirectory {
+        let dir = RunDirectory(try directory(name, for: config))
+        if dir.exists, dir.hasCheckpoint, let step = Int(try dir.readCheckpoint().metadata["step"] ?? ""), step >= config.steps {
+            note("\(label): reusing the finished tuning run in \(dir.url.path)")
+            return dir
+        }
+        let summary = try TuningRun.run(config: config, in: dir, resume: dir.exists, progress: progress, label: label,
+                                        shouldStop: shouldStop)
+        if summary.outcome == .interrupted { throw ReproductionError.interrupted(label) }
+        return dir
+    }
+
     /// A result computed in one go (no checkpoints: [ZH]'s full-batch descents take seconds),
     /// stored as ROOT/NAME/result.json beside config.json: read back when present, computed and
     /// stored when not.

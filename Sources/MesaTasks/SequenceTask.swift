@@ -8,6 +8,10 @@ public protocol SequenceTask: Sendable {
     var dimension: Int { get }
     /// States s_1 … s_count, row-major [count, n].
     func sequence(count: Int, stream: inout RandomStream) -> [Double]
+    /// What `batch(size:length:seed:purpose:step:dtype:)` returns; a task may give a faster
+    /// path that returns the same bytes as `referenceBatch` (default: `referenceBatch`).
+    func makeBatch(size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int,
+                   dtype: DType) -> SequenceBatch
 }
 
 /// Inputs s_1…s_T and targets s_2…s_{T+1} of a batch of sequences.
@@ -41,6 +45,18 @@ extension SequenceTask {
     /// generated in parallel; the result does not depend on the number of threads.
     public func batch(size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int = 0,
                       dtype: DType = .float32) -> SequenceBatch {
+        makeBatch(size: size, length: length, seed: seed, purpose: purpose, step: step, dtype: dtype)
+    }
+
+    public func makeBatch(size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int,
+                          dtype: DType) -> SequenceBatch {
+        referenceBatch(size: size, length: length, seed: seed, purpose: purpose, step: step, dtype: dtype)
+    }
+
+    /// The batch from `sequence(count:stream:)`, one stream per sequence: the definition every
+    /// fast `makeBatch` is tested against.
+    public func referenceBatch(size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int = 0,
+                               dtype: DType = .float32) -> SequenceBatch {
         precondition(size > 0 && length > 0, "batch size and sequence length must be positive")
         let n = dimension, per = length * n
         var inputs = [Double](repeating: 0, count: size * per)

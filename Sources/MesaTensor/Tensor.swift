@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 
 /// Aligned, uninitialized element memory shared by tensors until one of them writes.
@@ -10,6 +11,7 @@ public final class TensorStorage: @unchecked Sendable {
         self.count = count
         self.dtype = dtype
         raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * dtype.size, alignment: 64)
+        mesa_count_tensor_allocation(max(1, count) * dtype.size)
     }
 
     deinit { raw.deallocate() }
@@ -19,6 +21,15 @@ public final class TensorStorage: @unchecked Sendable {
         s.raw.copyMemory(from: raw, byteCount: count * dtype.size)
         return s
     }
+}
+
+/// Tensor buffers allocated so far in this process (every `TensorStorage`), for counting the
+/// allocations of a training step (`mesa bench`, issue 14).
+public enum TensorAllocations {
+    public static var count: Int { mesa_tensor_allocation_count() }
+    public static var bytes: Int { mesa_tensor_allocated_byte_count() }
+    /// Those allocated by the calling thread (unaffected by other threads' work).
+    public static var countOnThisThread: Int { mesa_tensor_allocation_count_this_thread() }
 }
 
 /// A dense, row-major n-dimensional array of `Float` or `Double` with value semantics

@@ -45,20 +45,26 @@ public final class Trainer {
 
     /// The training batch of update number `step` (0-based).
     public func trainingBatch(step: Int) -> SequenceBatch {
-        task.batch(size: config.batchSize, length: config.length, seed: config.seed, purpose: .trainingBatch, step: step)
+        objective.trainingBatch(step: step) ?? task.batch(size: config.batchSize, length: config.length, seed: config.seed, purpose: .trainingBatch, step: step)
     }
 
     /// The fixed held-out batch evaluations use.
-    public private(set) lazy var testBatch: SequenceBatch =
+    public private(set) lazy var testBatch: SequenceBatch = objective.heldOutBatch() ??
         task.batch(size: config.evalBatchSize, length: config.length, seed: config.seed, purpose: .testBatch)
 
     /// One update on the batch of the current step. Throws, without touching the
     /// parameters, when the loss or the gradient is not finite.
+    /// The batch of step k + 1 is drawn on another thread while step k runs (it is a pure
+    /// function of (seed, k + 1), so the result is the same bytes as drawing it when needed).
     public func trainStep() throws -> StepResult {
         let k = step
-        let batch = trainingBatch(step: k)
+        let batch: SequenceBatch
+        if let next = prefetched, next.step == k { batch = next.wait() } else { batch = trainingBatch(step: k) }
+        prefetched = PrefetchedBatch(step: k + 1) { [self] in trainingBatch(step: k + 1) }
         return try update(on: batch)
     }
+
+    private var prefetched: PrefetchedBatch?
 
     /// Forward, backward and update on a given batch.
     public func update(on batch: SequenceBatch) throws -> StepResult {
@@ -107,6 +113,28 @@ public final class Trainer {
         }
         try objective.load(file.tensors)
         try optimizer.load(file.tensors, step: k)
+    }
+}
+
+/// A training batch being drawn on a background thread.
+final class PrefetchedBatch: @unchecked Sendable {
+    let step: Int
+    private let done = DispatchSemaphore(value: 0)
+    private var batch: SequenceBatch?
+
+    init(step: Int, draw: @escaping () -> SequenceBatch) {
+        self.step = step
+        nonisolated(unsafe) let draw = draw
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            batch = draw()
+            done.signal()
+        }
+    }
+
+    /// The batch, once drawn (call once).
+    func wait() -> SequenceBatch {
+        done.wait()
+        return batch!
     }
 }
 

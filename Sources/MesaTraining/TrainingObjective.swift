@@ -20,6 +20,11 @@ public protocol TrainingObjective: AnyObject {
     func load(_ tensors: [String: Tensor]) throws
     /// Checks the parameters after an update (e.g. the mesa-layer's λ > 0); names what broke.
     func checkParameters(step: Int) throws
+    /// The batch of update `step` when the objective draws its own data (prompt tuning draws
+    /// few-shot regression sequences); nil (the default): the configuration's task.
+    func trainingBatch(step: Int) -> SequenceBatch?
+    /// The fixed held-out batch when the objective draws its own; nil: the configuration's task.
+    func heldOutBatch() -> SequenceBatch?
 }
 
 extension TrainingObjective {
@@ -37,6 +42,10 @@ extension TrainingObjective {
     }
 
     public func checkParameters(step: Int) throws {}
+
+    public func trainingBatch(step: Int) -> SequenceBatch? { nil }
+
+    public func heldOutBatch() -> SequenceBatch? { nil }
 }
 
 /// Whether a parameter name matches a shell-style pattern (`*` any run of characters):

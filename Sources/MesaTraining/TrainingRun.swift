@@ -49,6 +49,9 @@ public enum TrainingRun {
                 let file = try dir.readCheckpoint()
                 try verify(checkpoint: file, of: saved, in: dir)
                 try trainer.restore(from: file)
+            } else {
+                // Stopped before its first checkpoint: nothing to continue from, and nothing is lost.
+                FileHandle.standardError.write(Data("\(label): \(dir.url.path) has no checkpoint yet; training starts again from step 0\n".utf8))
             }
             guard config.steps >= trainer.step else {
                 throw TrainingError.stepsBelowCurrent(requested: config.steps, current: trainer.step)

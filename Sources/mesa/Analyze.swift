@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MesaAnalysis
+import MesaTensor
 import MesaTraining
 
 /// `mesa analyze ANALYSIS RUN`: the reverse-engineering analyses of SPEC §5 on any run directory.
@@ -11,7 +12,8 @@ struct Analyze: ParsableCommand {
         Each analysis reads RUN (written by `mesa train` or `mesa reproduce`) and writes \
         RUN/analysis/NAME/ atomically: CSV, PNG/SVG figures and summary.md. Nothing else in RUN changes.
         """,
-        subcommands: [AnalyzeProbes.self, AnalyzeLinearize.self, AnalyzeAttention.self, AnalyzeSensitivity.self, AnalyzeFewShot.self])
+        subcommands: [AnalyzeProbes.self, AnalyzeLinearize.self, AnalyzeAttention.self, AnalyzeSensitivity.self, AnalyzeFewShot.self,
+                      AnalyzeInterpolate.self])
 }
 
 struct RunArgument: ParsableArguments {
@@ -25,7 +27,7 @@ func layerList(_ text: String?) throws -> [Int]? {
     guard let text else { return nil }
     return try text.split(separator: ",").map {
         guard let l = Int($0.trimmingCharacters(in: .whitespaces)) else {
-            throw ValidationError("--layers takes 1-based layer numbers separated by commas, got '\(text)'")
+            throw CommandError("--layers takes 1-based layer numbers separated by commas, got '\(text)'")
         }
         return l
     }
@@ -43,10 +45,15 @@ struct AnalyzeProbes: ParsableCommand {
     @OptionGroup var target: RunArgument
     @Option(help: "1-based layers to probe, e.g. 1,3 (default: all).") var layers: String?
     @Option(help: "Sequences in each of the fitting and the scoring set.") var sequences = 2048
+    @Option(help: "Precision of the model's forward: float32 (as it trained; the least squares run in Double either way) or float64.")
+    var forward = "float32"
 
     func run() throws {
         let start = Date()
-        let analysis = try ProbeAnalysis(target.load(), layers: layerList(layers), sequences: sequences)
+        guard let dtype = ["float32": DType.float32, "float64": .float64][forward] else {
+            throw CommandError("--forward must be float32 or float64, got '\(forward)'")
+        }
+        let analysis = try ProbeAnalysis(target.load(), layers: layerList(layers), sequences: sequences, forward: dtype)
         let result = try analysis.run()
         print(String(format: "probes of %d sites × %d targets × %d positions in %.1f s (λ = %g)", result.sites.count,
                      result.targets.count, result.positions, Date().timeIntervalSince(start), result.lambda))
@@ -115,6 +122,39 @@ struct AnalyzeSensitivity: ParsableCommand {
         let s = try analysis.run()
         print(String(format: "mean ||df_t/ds_t'|| at lag 0: %.4g, lag 1: %.4g, lag 2: %.4g, lag >= 3: %.4g; above the diagonal at most %.3g",
                      s.byLag[0], s.byLag[1], s.byLag[2], s.byLag[3], s.aboveDiagonal))
+        print(String(format: "%.1f s; wrote %@", Date().timeIntervalSince(start), analysis.outputDirectory.path))
+    }
+}
+
+struct AnalyzeInterpolate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interpolate",
+        abstract: "Train the averaged-products model (½ free linear + ½ CompressedAlg per layer) and compare it with a linear-k run.",
+        discussion: """
+        SPEC §5.3, on any run of linear layers on constructed tokens: the interpolated model trains from scratch with \
+        the run's task, batches, schedule and optimizer, and both are scored on the run's held-out batch. \
+        Writes RUN/analysis/interpolation/: per_position_loss.csv and figure, summary.json, summary.md.
+        """)
+
+    @OptionGroup var target: RunArgument
+    @Option(help: "Training steps of the interpolated model (default: the run's own).") var steps: Int?
+    @Option(help: "Largest relative gap in mean loss that counts as matched.") var tolerance = 0.15
+
+    func run() throws {
+        let start = Date()
+        let analysis = try InterpolationAnalysis(target.load(), steps: steps, tolerance: tolerance)
+        var last = Date.distantPast
+        let r = try analysis.run { step, total, loss in
+            guard step == total || Date().timeIntervalSince(last) >= 2 else { return }
+            last = Date()
+            let elapsed = Date().timeIntervalSince(start)
+            let eta = elapsed / Double(step) * Double(total - step)
+            FileHandle.standardError.write(Data(String(format: "\rinterpolated model step %d/%d  loss %.4f  ETA %d:%02d   ",
+                                                       step, total, loss, Int(eta) / 60, Int(eta) % 60).utf8))
+            if step == total { FileHandle.standardError.write(Data("\n".utf8)) }
+        }
+        print(String(format: "trained run %.5f, interpolated %.5f: gap %+.1f%%, %@", r.modelLoss, r.interpolatedLoss, r.gap * 100,
+                     r.matched ? "matched" : "not matched"))
         print(String(format: "%.1f s; wrote %@", Date().timeIntervalSince(start), analysis.outputDirectory.path))
     }
 }

@@ -15,6 +15,16 @@ struct Bench: ParsableCommand {
     var mesaLayer = false
     @Flag(name: .customLong("prop2-fit"), help: "Time fitting Prop-2's step sizes at F2's quick settings instead.")
     var prop2Fit = false
+    @Option(help: "Time a prompt-tuning step (eos or prefix) against a training step of the same model instead.")
+    var tune: String?
+    @Flag(help: "Measure drawing a training batch: the fast path against the plain reference, and the C library floor.")
+    var data = false
+    @Flag(help: "Measure how a step grows with T, d_k and depth per attention kind; CSV and log-log figures in --scaling-out.")
+    var scaling = false
+    @Option(name: .customLong("scaling-out"), help: "Folder for --scaling's CSV files and figures.")
+    var scalingOut = "results/bench-scaling"
+    @Option(name: .customLong("first-step-runs"), help: "Fresh `mesa train --steps 1` processes timed for the time to first step and peak memory (0: skip).")
+    var firstStepRuns = 3
 
     func run() throws {
         if blas {
@@ -25,11 +35,37 @@ struct Bench: ParsableCommand {
             print(MesaLayerBenchmark.run(repeats: repeats).report)
             return
         }
+        if data {
+            print(try DataBenchmark.run(config: options.config(), repeats: repeats).report)
+            return
+        }
+        if scaling {
+            let result = try ScalingBenchmark.run(batchSize: options.batchSize ?? 16, repeats: min(repeats, 5)) {
+                FileHandle.standardError.write(Data(("  " + $0 + "\n").utf8))
+            }
+            print(result.report)
+            do {
+                try result.write(to: URL(fileURLWithPath: scalingOut))
+                print("CSV and figures in \(scalingOut)/scaling_{T,d_k,depth}.{csv,png,svg}")
+            } catch {
+                print("figures not drawn: \(error) (CSV in \(scalingOut))")
+            }
+            return
+        }
         if prop2Fit {
             print(try PropositionTwoBenchmark.run().report)
             return
         }
+        if let tune {
+            print(try PromptTuningBenchmark.run(config: options.config(), kind: tune, repeats: repeats).report)
+            return
+        }
         let result = try StepBenchmark.run(config: options.config(), repeats: repeats)
         print(result.report)
+        if firstStepRuns > 0 {
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            print(try FirstStepBenchmark.run(executable: executable, trainArguments: options.arguments,
+                                             runs: firstStepRuns).report)
+        }
     }
 }

@@ -14,7 +14,7 @@ struct Mesa: ParsableCommand {
         Start with:  mesa reproduce F1        (train, evaluate, draw, report: a few minutes)
         Or:          mesa train --preset linear-2 --out runs/l2 && mesa eval runs/l2
         """,
-        subcommands: [Train.self, Eval.self, Analyze.self, Reproduce.self, Bench.self, ListPresets.self,
+        subcommands: [Train.self, Eval.self, Analyze.self, Reproduce.self, Bench.self, ListPresets.self, Tune.self,
                       Sweep.self])
 
     static func main() {

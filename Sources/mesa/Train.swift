@@ -23,6 +23,19 @@ struct ConfigOptions: ParsableArguments {
         try applied(to: Presets.config(preset ?? "linear-2"))
     }
 
+    /// These options as command-line arguments, --steps left out (for `mesa bench`'s child runs).
+    var arguments: [String] {
+        var a: [String] = []
+        if let preset { a += ["--preset", preset] }
+        if let seed { a += ["--seed", String(seed)] }
+        if let batchSize { a += ["--batch-size", String(batchSize)] }
+        if let length { a += ["--length", String(length)] }
+        if let lr { a += ["--lr", String(lr)] }
+        if let warmup { a += ["--warmup", String(warmup)] }
+        for s in assignments { a += ["--set", s] }
+        return a
+    }
+
     /// `base` with every flag but --preset applied, validated.
     func applied(to base: TrainConfig) throws -> TrainConfig {
         var c = base
@@ -62,6 +75,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let dir: RunDirectory
         var config: TrainConfig
+        var extendedFrom: Int?
         if resume {
             guard let out else { throw CommandError("--resume needs --out DIR, the run to continue") }
             dir = RunDirectory(URL(fileURLWithPath: out))
@@ -73,15 +87,17 @@ struct Train: ParsableCommand {
             // Flags are applied to the saved configuration: one that repeats a saved value is
             // harmless, one that changes it is refused by TrainingRun with the field's name.
             config = try options.applied(to: saved)
-            if config.steps > saved.steps {
-                FileHandle.standardError.write(Data("extending \(out) from \(saved.steps) to \(config.steps) steps (recorded in config.json)\n".utf8))
-            }
+            // Said once the resume is accepted (a refused one changes nothing).
+            if config.steps > saved.steps { extendedFrom = saved.steps }
         } else {
             config = try options.config()
             dir = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.preset)-s\(config.seed)"))
         }
         Interrupt.install()
         let summary = try TrainingRun.run(config: config, in: dir, resume: resume, progress: !quiet)
+        if let extendedFrom {
+            FileHandle.standardError.write(Data("extended \(dir.url.path) from \(extendedFrom) to \(config.steps) steps (recorded in config.json)\n".utf8))
+        }
         switch summary.outcome {
         case .finished:
             print("trained \(config.preset) for \(summary.steps) steps in \(ProgressLine.duration(summary.seconds)) "

@@ -16,4 +16,12 @@ const char *mesa_preferred_openblas_core(void);
 /// (Linux: /proc/self/exe). Returns only if that fails.
 void mesa_reexec_self(char **argv);
 
+/// Counts one tensor buffer of `bytes` bytes (called by every TensorStorage allocation; atomic).
+void mesa_count_tensor_allocation(long bytes);
+/// Tensor buffers allocated since the process started, and their bytes.
+long mesa_tensor_allocation_count(void);
+long mesa_tensor_allocated_byte_count(void);
+/// Tensor buffers allocated by the calling thread.
+long mesa_tensor_allocation_count_this_thread(void);
+
 #endif

@@ -164,7 +164,7 @@ public protocol AttentionCore: Sendable {
     func layerForward(_ shape: AttentionLayerShape, _ inputs: AttentionLayerInputs, spec: AttentionSpec,
                       record: AttentionLayerRecord?) -> (y: Tensor, saved: AttentionLayerSaved)
     func layerBackward(_ shape: AttentionLayerShape, _ inputs: AttentionLayerInputs, spec: AttentionSpec, dy: Tensor,
-                       saved: AttentionLayerSaved) -> AttentionLayerGradients
+                       saved: AttentionLayerSaved, weightGradients: Bool) -> AttentionLayerGradients
     func batchForward(_ inputs: CausalAttentionInputs, record: Bool) -> (out: Tensor, weights: Tensor?)
     func batchBackward(_ inputs: CausalAttentionInputs, dOut: Tensor, weights: Tensor?) -> CausalAttentionGradients
 }

@@ -146,9 +146,14 @@ extension Tensor {
 public struct AttentionLayerRecord: Sendable {
     public var weights: Bool
     public var vectors: Bool
-    public init(weights: Bool = false, vectors: Bool = false) {
+    /// False when no backward will follow (no gradients recorded): the forward then keeps only
+    /// what was asked for, not what a core's backward would read (softmax's weights A,
+    /// [B, H, T, T₈], the largest buffer of an inference forward).
+    public var forBackward: Bool
+    public init(weights: Bool = false, vectors: Bool = false, forBackward: Bool = true) {
         self.weights = weights
         self.vectors = vectors
+        self.forBackward = forBackward
     }
 }
 
@@ -223,7 +228,11 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
         self.spec = spec
         self.s = s
         op = LayerOperands(s, i)
-        keepWeights = C.hasAttentionWeights && (C.keepsWeightsForBackward || record?.weights == true)
+        // Without gradients (evaluation) or when the caller says no backward will run, nothing reads A:
+        // not keeping it saves writing [B, H, T, T₈] (and, at evaluation batch sizes, a fresh mapping's page faults).
+        keepWeights = C.hasAttentionWeights
+            && ((C.keepsWeightsForBackward && Variable.gradientsEnabled && record?.forBackward != false)
+                || record?.weights == true)
         keepVectors = !C.tracedVectors.isEmpty && record?.vectors == true
         let rows = s.batch * s.length
         qkv = Tensor(uninitializedShape: [s.batch, s.length, s.qkvWidth], dtype: S.dtype)
@@ -316,9 +325,12 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
     let partSize: Int
     let accumulators: WorkerScratch<S>
     let parts: [Range<Int>]
+    /// False: only the input gradients are wanted (the projection weights' products are skipped and
+    /// their gradients come back 0), e.g. the sensitivity analysis's Jacobians.
+    let weightGradients: Bool
 
     init(_ core: C, _ spec: AttentionSpec, _ s: AttentionLayerShape, _ i: AttentionLayerInputs, dy: Tensor,
-         saved: AttentionLayerSaved) {
+         saved: AttentionLayerSaved, weightGradients: Bool = true) {
         precondition(dy.shape == i.x.shape && saved.o.shape == [s.batch, s.length, s.hv]
                      && saved.qkv.shape == [s.batch, s.length, s.qkvWidth], "attention layer backward: shapes")
         if C.keepsWeightsForBackward {
@@ -331,6 +343,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
         self.dy = dy
         op = LayerOperands(s, i)
         self.saved = saved
+        self.weightGradients = weightGradients
         dx = Tensor(uninitializedShape: i.x.shape, dtype: S.dtype)
         dqk = s.sharedInput ? Tensor(zeros: i.qk.shape, dtype: S.dtype) : Tensor(uninitializedShape: i.qk.shape, dtype: S.dtype)
         parts = Parallel.split(s.batch, parts: Parallel.reductionParts)
@@ -344,6 +357,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
         let dyRows = dy.unsafeElements(as: S.self) + r0 * s.width
         S.gemm(transA: false, transB: false, m: n, n: s.hv, k: s.width, alpha: 1, a: dyRows, lda: s.width,
                b: op.p.unsafeElements(as: S.self), ldb: s.hv, beta: 0, c: dO, ldc: s.hv)
+        guard weightGradients else { return }
         S.gemm(transA: true, transB: false, m: s.width, n: s.hv, k: n, alpha: 1, a: dyRows, lda: s.width,
                b: saved.o.unsafeElements(as: S.self) + r0 * s.hv, ldb: s.hv, beta: 1, c: dP, ldc: s.hv)
     }
@@ -385,6 +399,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
             S.gemm(transA: false, transB: false, m: n, n: s.width, k: w3, alpha: 1, a: dQKV, lda: w3,
                    b: op.wQK.unsafeElements(as: S.self), ldb: s.width, beta: 0,
                    c: dx.unsafeElements(as: S.self) + r0 * s.width, ldc: s.width)
+            guard weightGradients else { return }
             S.gemm(transA: true, transB: false, m: w3, n: s.width, k: n, alpha: 1, a: dQKV, lda: w3,
                    b: xRows, ldb: s.width, beta: 1, c: dW, ldc: s.width)
         } else {
@@ -396,6 +411,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
             S.gemm(transA: false, transB: false, m: n, n: s.width, k: ve, alpha: 1, a: dQKV + 2 * s.hk, lda: w3,
                    b: op.wVE.unsafeElements(as: S.self), ldb: s.width, beta: 0,
                    c: dx.unsafeElements(as: S.self) + r0 * s.width, ldc: s.width)
+            guard weightGradients else { return }
             S.gemm(transA: true, transB: false, m: 2 * s.hk, n: s.qkWidth, k: n, alpha: 1, a: dQKV, lda: w3,
                    b: qkRows, ldb: s.qkWidth, beta: 1, c: dW, ldc: s.qkWidth)
             S.gemm(transA: true, transB: false, m: ve, n: s.width, k: n, alpha: 1, a: dQKV + 2 * s.hk, lda: w3,
@@ -464,10 +480,10 @@ extension AttentionCore {
     }
 
     public func layerBackward(_ shape: AttentionLayerShape, _ inputs: AttentionLayerInputs, spec: AttentionSpec,
-                              dy: Tensor, saved: AttentionLayerSaved) -> AttentionLayerGradients {
+                              dy: Tensor, saved: AttentionLayerSaved, weightGradients: Bool) -> AttentionLayerGradients {
         inputs.x.dtype == .float32
-            ? LayerBackwardPass<Self, Float>(self, spec, shape, inputs, dy: dy, saved: saved).run()
-            : LayerBackwardPass<Self, Double>(self, spec, shape, inputs, dy: dy, saved: saved).run()
+            ? LayerBackwardPass<Self, Float>(self, spec, shape, inputs, dy: dy, saved: saved, weightGradients: weightGradients).run()
+            : LayerBackwardPass<Self, Double>(self, spec, shape, inputs, dy: dy, saved: saved, weightGradients: weightGradients).run()
     }
 }
 
@@ -478,10 +494,12 @@ public func attentionLayerForward(_ spec: AttentionSpec, _ inputs: AttentionLaye
 }
 
 /// Backward of `attentionLayerForward`. With a shared input, `dx` holds the whole input
-/// gradient and `dqk` is zero.
+/// gradient and `dqk` is zero. Without `weightGradients` the projection weights' gradients are
+/// not computed (they come back 0).
 public func attentionLayerBackward(_ spec: AttentionSpec, _ inputs: AttentionLayerInputs, dy: Tensor,
-                                   saved: AttentionLayerSaved) -> AttentionLayerGradients {
-    spec.core.layerBackward(AttentionLayerShape(spec, inputs), inputs, spec: spec, dy: dy, saved: saved)
+                                   saved: AttentionLayerSaved, weightGradients: Bool = true) -> AttentionLayerGradients {
+    spec.core.layerBackward(AttentionLayerShape(spec, inputs), inputs, spec: spec, dy: dy, saved: saved,
+                            weightGradients: weightGradients)
 }
 
 /// The attention sublayer as one differentiable operation: Y [B, T, D] from the residual
@@ -493,11 +511,15 @@ public func attentionLayer(_ spec: AttentionSpec, _ x: Variable, queryKeyInput q
                            saved savedOut: ((AttentionLayerSaved) -> Void)? = nil) -> Variable {
     let inputs = AttentionLayerInputs(x: x.value, queryKeyInput: qk.value, wq: wq.value, wk: wk.value, wv: wv.value,
                                       p: p.value, extraWeight: extraWeight?.value, headParameters: headParameters.map(\.value))
-    let (y, saved) = attentionLayerForward(spec, inputs, record: record)
-    savedOut?(saved)
     let variables = [x, qk, wq, wk, wv, p] + (extraWeight.map { [$0] } ?? []) + headParameters
+    // The same condition under which `Variable` keeps the pullback below.
+    var what = record ?? AttentionLayerRecord()
+    what.forBackward = Variable.gradientsEnabled && variables.contains { $0.requiresGrad }
+    let (y, saved) = attentionLayerForward(spec, inputs, record: what)
+    savedOut?(saved)
     return Variable(y, inputs: variables) { dy in
-        let g = attentionLayerBackward(spec, inputs, dy: dy, saved: saved)
+        let g = attentionLayerBackward(spec, inputs, dy: dy, saved: saved,
+                                       weightGradients: variables[2...].contains { $0.requiresGrad })
         return [g.dx, g.dqk, g.dwq, g.dwk, g.dwv, g.dp] + (g.dExtraWeight.map { [$0] } ?? []) + g.dHeadParameters
     }
 }

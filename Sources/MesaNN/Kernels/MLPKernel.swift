@@ -27,22 +27,23 @@ struct MLPShape {
     var tiles: Int { (rows + Self.tileRows - 1) / Self.tileRows }
 }
 
-/// Forward: Y (shape of X) and U = X W₁ᵀ [N, D_h] for the backward.
-public func mlpForward(x: Tensor, up w1: Tensor, down w2: Tensor) -> (y: Tensor, u: Tensor) {
+/// Forward: Y (shape of X) and U = X W₁ᵀ [N, D_h] for the backward. Without `keepHidden` (no
+/// backward to follow) U lives one tile at a time and the returned `u` is empty.
+public func mlpForward(x: Tensor, up w1: Tensor, down w2: Tensor, keepHidden: Bool = true) -> (y: Tensor, u: Tensor) {
     let s = MLPShape(x: x, up: w1, down: w2)
     func run<S: TensorScalar>(_: S.Type) -> (Tensor, Tensor) {
-        var u = Tensor(uninitializedShape: [s.rows, s.hidden], dtype: S.dtype)
+        var u = Tensor(uninitializedShape: keepHidden ? [s.rows, s.hidden] : [0], dtype: S.dtype)
         let y = Tensor(shape: x.shape, of: S.self) { yp in
             x.withUnsafeBufferPointer(as: S.self) { xp in
             w1.withUnsafeBufferPointer(as: S.self) { w1p in
             w2.withUnsafeBufferPointer(as: S.self) { w2p in
             u.withUnsafeMutableBufferPointer(as: S.self) { up in
                 Parallel.forChunks(s.tiles) { tiles in
-                    let g = UnsafeMutablePointer<S>.allocate(capacity: MLPShape.tileRows * s.hidden)
+                    let g = UnsafeMutablePointer<S>.allocate(capacity: MLPShape.tileRows * s.hidden * (keepHidden ? 1 : 2))
                     defer { g.deallocate() }
                     for tile in tiles {
                         let r0 = tile * MLPShape.tileRows, n = min(s.rows, r0 + MLPShape.tileRows) - r0
-                        let uTile = up.baseAddress! + r0 * s.hidden
+                        let uTile = keepHidden ? up.baseAddress! + r0 * s.hidden : g + MLPShape.tileRows * s.hidden
                         S.gemm(transA: false, transB: true, m: n, n: s.hidden, k: s.width, alpha: 1,
                                a: xp.baseAddress! + r0 * s.width, lda: s.width, b: w1p.baseAddress!, ldb: s.width,
                                beta: 0, c: uTile, ldc: s.hidden)
@@ -61,7 +62,8 @@ public func mlpForward(x: Tensor, up w1: Tensor, down w2: Tensor) -> (y: Tensor,
 
 /// Backward of `mlpForward`. The weight gradients are summed over rows in
 /// `Parallel.reductionParts` fixed parts, added in order (independent of thread count).
-public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2: Tensor)
+/// Without `weightGradients` only dX is computed (dUp and dDown come back 0).
+public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2: Tensor, weightGradients: Bool = true)
     -> (dx: Tensor, dUp: Tensor, dDown: Tensor) {
     let s = MLPShape(x: x, up: w1, down: w2)
     precondition(dy.shape == x.shape && u.shape == [s.rows, s.hidden], "MLP backward: shapes")
@@ -88,8 +90,10 @@ public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2
                         let uTile = up.baseAddress! + r0 * s.hidden, dyTile = dyp.baseAddress! + r0 * s.width
                         for i in 0..<(n * s.hidden) { (g[i], derivative[i]) = geluValueAndDerivative(uTile[i]) }
                         // dW₂ += dYᵀ gelu(U);  dG = dY W₂;  dU = dG ⊙ gelu′(U)
-                        S.gemm(transA: true, transB: false, m: s.width, n: s.hidden, k: n, alpha: 1,
-                               a: dyTile, lda: s.width, b: g, ldb: s.hidden, beta: 1, c: dW2, ldc: s.hidden)
+                        if weightGradients {
+                            S.gemm(transA: true, transB: false, m: s.width, n: s.hidden, k: n, alpha: 1,
+                                   a: dyTile, lda: s.width, b: g, ldb: s.hidden, beta: 1, c: dW2, ldc: s.hidden)
+                        }
                         S.gemm(transA: false, transB: false, m: n, n: s.hidden, k: s.width, alpha: 1,
                                a: dyTile, lda: s.width, b: w2p.baseAddress!, ldb: s.hidden, beta: 0, c: dU, ldc: s.hidden)
                         for i in 0..<(n * s.hidden) { dU[i] *= derivative[i] }
@@ -97,9 +101,11 @@ public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2
                         S.gemm(transA: false, transB: false, m: n, n: s.width, k: s.hidden, alpha: 1,
                                a: dU, lda: s.hidden, b: w1p.baseAddress!, ldb: s.width, beta: 0,
                                c: dxp.baseAddress! + r0 * s.width, ldc: s.width)
-                        S.gemm(transA: true, transB: false, m: s.hidden, n: s.width, k: n, alpha: 1,
-                               a: dU, lda: s.hidden, b: xp.baseAddress! + r0 * s.width, ldb: s.width,
-                               beta: 1, c: dW1, ldc: s.width)
+                        if weightGradients {
+                            S.gemm(transA: true, transB: false, m: s.hidden, n: s.width, k: n, alpha: 1,
+                                   a: dU, lda: s.hidden, b: xp.baseAddress! + r0 * s.width, ldb: s.width,
+                                   beta: 1, c: dW1, ldc: s.width)
+                        }
                         r0 += n
                     }
                 }
@@ -117,9 +123,12 @@ public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2
 
 /// The MLP sublayer gelu(x W_upᵀ) W_downᵀ as one differentiable operation.
 public func mlpSublayer(_ x: Variable, up: Variable, down: Variable) -> Variable {
-    let (y, u) = mlpForward(x: x.value, up: up.value, down: down.value)
+    // U is kept only when `Variable` will keep the pullback that reads it.
+    let backward = Variable.gradientsEnabled && [x, up, down].contains { $0.requiresGrad }
+    let (y, u) = mlpForward(x: x.value, up: up.value, down: down.value, keepHidden: backward)
     return Variable(y, inputs: [x, up, down]) { dy in
-        let g = mlpBackward(dy: dy, x: x.value, u: u, up: up.value, down: down.value)
+        let g = mlpBackward(dy: dy, x: x.value, u: u, up: up.value, down: down.value,
+                            weightGradients: up.requiresGrad || down.requiresGrad)
         return [g.dx, g.dUp, g.dDown]
     }
 }

@@ -1,0 +1,78 @@
+import Foundation
+import MesaTasks
+import MesaTensor
+import MesaTraining
+
+/// Drawing a training batch (issue 14, `mesa bench --data`): the fast path against the plain
+/// reference (`SequenceTask.referenceBatch`), interleaved, on one thread and on all workers,
+/// in CPU time of the calling thread (one thread: robust to other load) and wall time; beside
+/// them the floor no bit-identical generator can go below, the C library's log, sqrt, sin and
+/// cos of the batch's Box–Muller pairs (their count measured from the stream positions).
+public struct DataBenchmark {
+    public let config: TrainConfig
+    public let fastCPU: [Double], referenceCPU: [Double]
+    public let fastWall: [Double], referenceWall: [Double]
+    public let libmCPU: [Double]
+    public let pairs: Int
+
+    static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    static func cpuTime(_ body: () -> Void) -> Double {
+        let t0 = threadCPUSeconds()
+        body()
+        return threadCPUSeconds() - t0
+    }
+
+    public static func run(config: TrainConfig, repeats: Int) throws -> DataBenchmark {
+        let task = try config.task.makeTask(seed: config.seed)
+        let (b, t, seed) = (config.batchSize, config.length, config.seed)
+        // Box–Muller pairs per sequence of the LDS: n² (teacher) + n·T (noise) normals.
+        let n = task.dimension
+        let pairs = b * ((n * n + n * t + 1) / 2)
+        var u = RandomStream(seed: 1, purpose: .experiment)
+        let uniforms = (0..<(2 * pairs)).map { _ in max(u.uniform(), 1e-300) }
+        var fc: [Double] = [], rc: [Double] = [], fw: [Double] = [], rw: [Double] = [], lc: [Double] = []
+        var sink = 0.0
+        for rep in 0..<(repeats + 2) {
+            let (f, r) = Parallel.withWorkers(1) {
+                (cpuTime { _ = task.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) },
+                 cpuTime { _ = task.referenceBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) })
+            }
+            let l = cpuTime {
+                var acc = 0.0
+                for i in 0..<pairs {
+                    let radius = (-2 * Double.log(uniforms[2 * i])).squareRoot()
+                    let angle = 2 * Double.pi * uniforms[2 * i + 1]
+                    acc += radius * Foundation.sin(angle) + radius * Foundation.cos(angle)
+                }
+                sink += acc
+            }
+            let w1 = elapsedSeconds { _ = task.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) }
+            let w2 = elapsedSeconds { _ = task.referenceBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) }
+            if rep >= 2 { fc.append(f); rc.append(r); lc.append(l); fw.append(w1); rw.append(w2) }
+        }
+        precondition(sink.isFinite)
+        return DataBenchmark(config: config, fastCPU: fc, referenceCPU: rc, fastWall: fw, referenceWall: rw,
+                             libmCPU: lc, pairs: pairs)
+    }
+
+    public var report: String {
+        let m = StepBenchmark.median
+        func line(_ name: String, _ x: [Double]) -> String {
+            name.padding(toLength: 46, withPad: " ", startingAt: 0)
+                + String(format: "%7.3f ms  (range %.3f–%.3f)", m(x) * 1e3, x.min()! * 1e3, x.max()! * 1e3)
+        }
+        return """
+        batch of \(config.batchSize) sequences, T \(config.length), task \(config.task.kind), median of \(fastCPU.count) interleaved repetitions
+        \(line("  fast, 1 thread, CPU time", fastCPU))
+        \(line("  reference, 1 thread, CPU time", referenceCPU))   → \(String(format: "%.2f", m(referenceCPU) / m(fastCPU)))x
+        \(line("  log + sqrt + sin + cos of \(pairs) pairs (floor)", libmCPU))   → \(String(format: "%.0f", 100 * m(libmCPU) / m(fastCPU)))% of the fast path
+        \(line("  fast, \(Parallel.workers) threads, wall", fastWall))
+        \(line("  reference, \(Parallel.workers) threads, wall", referenceWall))
+        """
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import MesaExperiments
+import MesaTraining
+
+/// The issue 14 benchmarks' own arithmetic and plumbing (not their timings).
+@Suite struct BenchmarkTests {
+    /// The slope is the exponent of a power law, fitted over the three largest points.
+    @Test func scalingSlopeIsThePowerLawExponent() {
+        let values = [25, 50, 100, 200, 400, 800]
+        let quadratic = values.map { 3e-6 * Double($0 * $0) }
+        #expect(abs(ScalingBenchmark.slope(values, quadratic) - 2) < 1e-12)
+        // A constant part at small x does not matter at the large end.
+        let mixed = values.map { 0.5 + 1e-3 * Double($0) * Double($0) * Double($0) }
+        #expect(abs(ScalingBenchmark.slope(values, mixed) - 3) < 0.01)
+    }
+
+    /// A tiny sweep writes every CSV with one row per value and one column per kind.
+    @Test func scalingWritesItsCSVFiles() throws {
+        let result = try ScalingBenchmark.run(batchSize: 2, repeats: 1, lengths: [4, 8], keySizes: [2, 4], depths: [1, 2])
+        #expect(result.sweeps.map(\.axis) == ["T", "d_k", "depth"])
+        #expect(result.sweeps.allSatisfy { $0.seconds.count == 3 && $0.seconds.allSatisfy { $0.count == 2 && $0.allSatisfy { $0 > 0 } } })
+        let dir = temporaryDirectory("scaling")
+        do { try result.write(to: dir) } catch {}  // figures need gnuplot; the CSV files do not
+        let csv = try String(contentsOf: dir.appendingPathComponent("scaling_T.csv"), encoding: .utf8)
+        #expect(csv.split(separator: "\n").map(String.init).first == "T,linear_ms,softmax_ms,mesa_ms")
+        #expect(csv.split(separator: "\n").count == 3)
+        #expect(result.report.contains("slope"))
+    }
+
+    /// The child-process timer runs the command once per run and reads its peak memory; a
+    /// failing command is an error that names it.
+    @Test func firstStepTimerRunsTheCommand() throws {
+        let r = try FirstStepBenchmark.run(executable: "/bin/echo", trainArguments: ["--preset", "linear-1"], runs: 2)
+        #expect(r.seconds.count == 2 && r.seconds.allSatisfy { $0 > 0 && $0 < 30 })
+        #expect(r.peakResidentBytes.allSatisfy { $0 > 100_000 })
+        #expect(throws: FirstStepBenchmark.Failure.self) {
+            try FirstStepBenchmark.run(executable: "/bin/false", trainArguments: [], runs: 1)
+        }
+    }
+
+    /// The data benchmark counts the batch's Box–Muller pairs: n² + n·T normals per sequence.
+    @Test func dataBenchmarkCountsThePairs() throws {
+        var c = try Presets.config("linear-2")
+        c.batchSize = 8
+        c.length = 5
+        let r = try DataBenchmark.run(config: c, repeats: 1)
+        #expect(r.pairs == 8 * ((100 + 50 + 1) / 2))
+        #expect(r.fastCPU.count == 1 && r.fastCPU[0] > 0 && r.referenceCPU[0] > 0)
+    }
+}
