@@ -10,6 +10,9 @@ dpkg -s libopenblas-dev >/dev/null 2>&1 || missing+=(libopenblas-dev)
 command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 # The default text of `mesa lm` and F8 (SPEC §7): Debian's fortunes, ~2.5 MB of English.
 [ -d /usr/share/games/fortunes ] || missing+=(fortunes)
+# Slurm and munge: the Slurm executor's tests start a single-node cluster (scripts/slurm-cluster.sh).
+command -v slurmctld >/dev/null 2>&1 || dpkg -s slurm-wlm >/dev/null 2>&1 || missing+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || dpkg -s munge >/dev/null 2>&1 || missing+=(munge)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     sudo=""

@@ -43,6 +43,7 @@ extension Finding {
     func command(_ options: ReproductionOptions) -> String {
         "mesa reproduce \(name) --profile \(options.profile)"
             + (options.seeds.map { " --seeds " + $0.map(String.init).joined(separator: ",") } ?? "")
+            + (options.executor.map { " --executor \($0.name)" } ?? "")
     }
 }
 
@@ -57,18 +58,28 @@ public struct ReproductionOptions {
     /// Retrain even when a finished run is already there.
     public var fresh: Bool
     public var progress: Bool
+    /// Train the runs through the sweep engine (`--executor local|slurm`); nil: one after another
+    /// in this process, as before. Findings that do not support it ignore it.
+    public var executor: SweepExecutor?
+    /// Rebuild the report from the finished points only (`--report-only`), training nothing.
+    public var reportOnly: Bool
 
     public init(profile: String = "quick", outputRoot: URL = URL(fileURLWithPath: "results"), seeds: [UInt64]? = nil,
-                fresh: Bool = false, progress: Bool = true) {
+                fresh: Bool = false, progress: Bool = true, executor: SweepExecutor? = nil, reportOnly: Bool = false) {
         self.profile = profile
         self.outputRoot = outputRoot
         self.seeds = seeds
         self.fresh = fresh
         self.progress = progress
+        self.executor = executor
+        self.reportOnly = reportOnly
     }
 
     /// The run cache of a finding's folder under these options.
-    public func runCache(_ root: URL) -> RunCache { RunCache(root: root, fresh: fresh, progress: progress) }
+    public func runCache(_ root: URL) -> RunCache {
+        // Through the sweep engine the runs were just trained (and --fresh applied) by the executor.
+        RunCache(root: root, fresh: fresh && executor == nil && !reportOnly, progress: progress)
+    }
 }
 
 /// Why a reproduction did not start or did not finish; each names the option or run at fault.

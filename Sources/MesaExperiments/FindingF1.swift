@@ -117,8 +117,12 @@ public struct FindingF1: Finding {
     }
 
     public func run(_ options: ReproductionOptions) throws -> URL {
-        let seeds = try seeds(for: options)
+        var seeds = try seeds(for: options)
         let root = root(options)
+        // With --executor the seeds train as a sweep first (the loop below then reuses them);
+        // --report-only keeps the seeds whose runs are done.
+        let points = try seeds.map { try SweepPoint(name: "linear-1-s\($0)", config: Self.config(profile: options.profile, seed: $0)) }
+        seeds = try options.trainThroughSweep(points, in: root).map { seeds[$0] }
         let cache = options.runCache(root)
         var results: [SeedResult] = []
         for seed in seeds {
@@ -237,7 +241,7 @@ public struct FindingF1: Finding {
         every run directory holds its `config.json`, `metrics.csv` and checkpoint.
 
         \(settings)
-
+        \(options.executor != nil || options.reportOnly ? "\nThe runs were trained as a sweep (`sweep.json`); `report/report.md` pools them: per-position loss as mean ± sd over the seeds (bands), final numbers, diverged runs.\n" : "")
 
         """
         var allClaims: [Claim] = []

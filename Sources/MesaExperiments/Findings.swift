@@ -6,6 +6,8 @@ public enum Findings {
     public static let all: [any Finding] = [FindingF1(), FindingF2(), FindingF3(), FindingF4(), FindingF5(), FindingF6(), FindingF7(), FindingF8(), FindingF9()]
 
     public static var names: [String] { all.map(\.name) }
+    /// The findings whose runs `mesa reproduce --executor local|slurm` trains through the sweep engine.
+    public static let sweepable = ["F1"]
 
     /// The finding called `name` (case-insensitive: "f1" is F1).
     public static func named(_ name: String) throws -> any Finding {

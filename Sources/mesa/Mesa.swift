@@ -15,7 +15,7 @@ struct Mesa: ParsableCommand {
         Or:          mesa train --preset linear-2 --out runs/l2 && mesa eval runs/l2
         """,
         subcommands: [Train.self, Eval.self, Analyze.self, Reproduce.self, Bench.self, ListPresets.self, Tune.self,
-                      LM.self])
+                      LM.self, Sweep.self])
 
     static func main() {
         // Debian's OpenBLAS falls back to SSE3 kernels on CPU models it does not know;

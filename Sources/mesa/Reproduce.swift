@@ -23,6 +23,10 @@ struct Reproduce: ParsableCommand {
     @Option(help: "Results folder.") var out = "results"
     @Flag(help: "Retrain even if finished runs are present.") var fresh = false
     @Flag(help: "No progress lines.") var quiet = false
+    @Option(help: "Train the runs as a sweep: local (separate processes, all cores) or slurm (a job array); F1 only so far. Default: one after another in this process.")
+    var executor: String?
+    @Flag(name: .customLong("report-only"), help: "Rebuild the report from the finished runs of an --executor sweep, training nothing.")
+    var reportOnly = false
 
     func run() throws {
         var parsedSeeds: [UInt64]?
@@ -34,8 +38,12 @@ struct Reproduce: ParsableCommand {
                 return s
             }
         }
+        let sweepExecutor = try executor.map { try SweepExecutor.named($0, progress: !quiet) }
+        if (sweepExecutor != nil || reportOnly) && !Findings.sweepable.contains(finding.uppercased()) {
+            throw CommandError("--executor and --report-only are supported by \(Findings.sweepable.joined(separator: ", ")) so far, not \(finding)")
+        }
         let options = ReproductionOptions(profile: profile, outputRoot: URL(fileURLWithPath: out), seeds: parsedSeeds,
-                                          fresh: fresh, progress: !quiet)
+                                          fresh: fresh, progress: !quiet, executor: sweepExecutor, reportOnly: reportOnly)
         Interrupt.install()
         let report: URL
         do {
