@@ -9,7 +9,7 @@ import MesaTensor
 /// `config` is the run's model configuration: `dimension` is the vocabulary, `embedding`
 /// true (embedding and read-out learned). The blocks are a Transformer of the same
 /// configuration without embedding, fed the embedded tokens.
-public final class LanguageModel {
+public final class LanguageModel: ParameterSet {
     public let config: ModelConfig
     public let dtype: DType
     /// The blocks (checkpoint names "layers.i.…").
@@ -71,23 +71,5 @@ public final class LanguageModel {
         var h = body(x)                                                                // [B, T, D]
         if let g = finalGain { h = layerNorm(h, gain: g, bias: finalBias, epsilon: config.layerNormEpsilon) }
         return linear(h, readout)                                                      // [B, T, V]
-    }
-
-    public var stateTensors: [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
-    }
-
-    /// Loads every parameter (converted to this model's dtype); changes nothing when one is
-    /// missing, misshapen or not finite.
-    public func load(_ tensors: [String: Tensor]) throws {
-        let params = parameters
-        for p in params {
-            guard let t = tensors[p.name] else { throw ModelError.checkpointMismatch("no tensor '\(p.name)'") }
-            guard t.shape == p.variable.shape else {
-                throw ModelError.checkpointMismatch("'\(p.name)' has shape \(t.shape), the model needs \(p.variable.shape)")
-            }
-            guard t.isFinite else { throw ModelError.checkpointMismatch("'\(p.name)' holds non-finite values") }
-        }
-        for p in params { p.variable.assign(tensors[p.name]!.converted(to: dtype)) }
     }
 }

@@ -14,6 +14,34 @@ public struct NamedParameter {
     }
 }
 
+/// A model as its checkpoint sees it: named parameters in one dtype. Saving and loading are the
+/// same for every model (`Transformer`, the language model), so they live here once.
+public protocol ParameterSet: AnyObject {
+    var parameters: [NamedParameter] { get }
+    var dtype: DType { get }
+}
+
+extension ParameterSet {
+    /// Parameter values by checkpoint name.
+    public var stateTensors: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
+    }
+
+    /// Loads parameter values (converted to this model's dtype). Every parameter must be
+    /// present with its exact shape and finite values; nothing is changed when one is not.
+    public func load(_ tensors: [String: Tensor]) throws {
+        let params = parameters
+        for p in params {
+            guard let t = tensors[p.name] else { throw ModelError.checkpointMismatch("no tensor '\(p.name)'") }
+            guard t.shape == p.variable.shape else {
+                throw ModelError.checkpointMismatch("'\(p.name)' has shape \(t.shape), the model needs \(p.variable.shape)")
+            }
+            guard t.isFinite else { throw ModelError.checkpointMismatch("'\(p.name)' holds non-finite values") }
+        }
+        for p in params { p.variable.assign(tensors[p.name]!.converted(to: dtype)) }
+    }
+}
+
 /// Draws initial parameter values. Parameter number i is drawn from its own stream
 /// (seed, parameterInit, index i), so adding a layer does not change the others.
 public struct ParameterInitializer {

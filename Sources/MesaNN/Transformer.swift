@@ -73,7 +73,7 @@ public final class Block {
 
 /// The autoregressive models of SPEC §2: an optional input embedding, a stack of blocks
 /// with any mix of attention kinds, and a read-out of the prediction of s_{t+1}.
-public final class Transformer {
+public final class Transformer: ParameterSet {
     public let config: ModelConfig
     public let dtype: DType
     public let embedding: Dense?         // n → D
@@ -200,26 +200,5 @@ public final class Transformer {
             }
         }
         return Tensor(shape: [batch, length, width], pe, dtype: dtype)
-    }
-
-    // MARK: checkpoints
-
-    /// Parameter values by checkpoint name.
-    public var stateTensors: [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.variable.value) })
-    }
-
-    /// Loads parameter values (converted to this model's dtype). Every parameter must be
-    /// present with its exact shape; nothing is changed when one is not.
-    public func load(_ tensors: [String: Tensor]) throws {
-        let params = parameters
-        for p in params {
-            guard let t = tensors[p.name] else { throw ModelError.checkpointMismatch("no tensor '\(p.name)'") }
-            guard t.shape == p.variable.shape else {
-                throw ModelError.checkpointMismatch("'\(p.name)' has shape \(t.shape), the model needs \(p.variable.shape)")
-            }
-            guard t.isFinite else { throw ModelError.checkpointMismatch("'\(p.name)' holds non-finite values") }
-        }
-        for p in params { p.variable.assign(tensors[p.name]!.converted(to: dtype)) }
     }
 }
