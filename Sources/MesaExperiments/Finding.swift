@@ -63,9 +63,15 @@ public struct ReproductionOptions {
     public var executor: SweepExecutor?
     /// Rebuild the report from the finished points only (`--report-only`), training nothing.
     public var reportOnly: Bool
+    /// Without `executor`, a finding that trains several runs trains them side by side with
+    /// this executor (`mesa reproduce` sets it; `--executor inline` and the library's default,
+    /// nil, train them one after another in this process). Findings that do not support the
+    /// sweep engine ignore it.
+    public var sideBySide: LocalExecutor?
 
     public init(profile: String = "quick", outputRoot: URL = URL(fileURLWithPath: "results"), seeds: [UInt64]? = nil,
-                fresh: Bool = false, progress: Bool = true, executor: SweepExecutor? = nil, reportOnly: Bool = false) {
+                fresh: Bool = false, progress: Bool = true, executor: SweepExecutor? = nil, reportOnly: Bool = false,
+                sideBySide: LocalExecutor? = nil) {
         self.profile = profile
         self.outputRoot = outputRoot
         self.seeds = seeds
@@ -73,12 +79,14 @@ public struct ReproductionOptions {
         self.progress = progress
         self.executor = executor
         self.reportOnly = reportOnly
+        self.sideBySide = sideBySide
     }
 
-    /// The run cache of a finding's folder under these options.
-    public func runCache(_ root: URL) -> RunCache {
-        // Through the sweep engine the runs were just trained (and --fresh applied) by the executor.
-        RunCache(root: root, fresh: fresh && executor == nil && !reportOnly, progress: progress)
+    /// The run cache of a finding's folder under these options; `runs`: how many runs the
+    /// finding trains there (through the sweep engine they were just trained, and --fresh
+    /// applied, by the executor).
+    public func runCache(_ root: URL, runs: Int = 1) -> RunCache {
+        RunCache(root: root, fresh: fresh && !trainsAsSweep(runs), progress: progress)
     }
 }
 

@@ -119,11 +119,12 @@ public struct FindingF1: Finding {
     public func run(_ options: ReproductionOptions) throws -> URL {
         var seeds = try seeds(for: options)
         let root = root(options)
-        // With --executor the seeds train as a sweep first (the loop below then reuses them);
+        // Through the sweep engine (--executor, or side by side by default from the command line)
+        // the seeds train first and the loop below reuses them;
         // --report-only keeps the seeds whose runs are done.
         let points = try seeds.map { try SweepPoint(name: "linear-1-s\($0)", config: Self.config(profile: options.profile, seed: $0)) }
+        let cache = options.runCache(root, runs: points.count)
         seeds = try options.trainThroughSweep(points, in: root).map { seeds[$0] }
-        let cache = options.runCache(root)
         var results: [SeedResult] = []
         for seed in seeds {
             let dir = try cache.train(Self.config(profile: options.profile, seed: seed), name: "linear-1-s\(seed)",
@@ -241,7 +242,7 @@ public struct FindingF1: Finding {
         every run directory holds its `config.json`, `metrics.csv` and checkpoint.
 
         \(settings)
-        \(options.executor != nil || options.reportOnly ? "\nThe runs were trained as a sweep (`sweep.json`); `report/report.md` pools them: per-position loss as mean ± sd over the seeds (bands), final numbers, diverged runs.\n" : "")
+        \(options.trainsAsSweep(results.count) ? "\nThe runs were trained as a sweep (`sweep.json`); `report/report.md` pools them: per-position loss as mean ± sd over the seeds (bands), final numbers, diverged runs.\n" : "")
 
         """
         var allClaims: [Claim] = []

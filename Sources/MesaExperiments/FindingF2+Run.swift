@@ -24,8 +24,14 @@ extension FindingF2 {
     public func run(_ options: ReproductionOptions) throws -> URL {
         let seeds = try seeds(for: options)
         let root = root(options)
-        let cache = options.runCache(root)
         let profile = options.profile
+        // Through the sweep engine (--executor, or side by side by default from the command line)
+        // every run trains first and the loop below reuses them.
+        let points = try Self.depths(profile: profile).flatMap { depth in
+            try seeds.map { try SweepPoint(name: "linear-\(depth)-s\($0)", config: Self.config(depth: depth, profile: profile, seed: $0)) }
+        }
+        let cache = options.runCache(root, runs: points.count)
+        _ = try options.trainThroughSweep(points, in: root)
         // Every curve is measured on the first seed's held-out batch; step sizes on its validation batch.
         let first = try Self.config(depth: 2, profile: profile, seed: seeds[0])
         let task = try first.task.makeTask(seed: first.seed)

@@ -55,7 +55,13 @@ public struct FindingF4: Finding {
     public func run(_ options: ReproductionOptions) throws -> URL {
         let seeds = try seeds(for: options)
         let root = root(options)
-        let cache = options.runCache(root)
+        // Through the sweep engine (--executor, or side by side by default from the command line)
+        // every run trains first and the loop below reuses them.
+        let points = try Self.models(profile: options.profile).flatMap { preset in
+            try seeds.map { try SweepPoint(name: "\(preset)-s\($0)", config: Self.config(preset: preset, profile: options.profile, seed: $0)) }
+        }
+        let cache = options.runCache(root, runs: points.count)
+        _ = try options.trainThroughSweep(points, in: root)
         var results: [ModelResult] = []
         var configs: [String: TrainConfig] = [:]
         for preset in Self.models(profile: options.profile) {

@@ -6,8 +6,11 @@ public enum Findings {
     public static let all: [any Finding] = [FindingF1(), FindingF2(), FindingF3(), FindingF4(), FindingF5(), FindingF6(), FindingF7(), FindingF8(), FindingF9()]
 
     public static var names: [String] { all.map(\.name) }
-    /// The findings whose runs `mesa reproduce --executor local|slurm` trains through the sweep engine.
-    public static let sweepable = ["F1"]
+    /// The findings whose runs `mesa reproduce --executor local|slurm` trains through the sweep
+    /// engine (and, without `--executor`, side by side when there are several).
+    public static let sweepable = ["F1", "F2", "F4"]
+    /// The findings whose report `--report-only` rebuilds from a sweep's finished runs.
+    public static let reportOnly = ["F1"]
 
     /// The finding called `name` (case-insensitive: "f1" is F1).
     public static func named(_ name: String) throws -> any Finding {

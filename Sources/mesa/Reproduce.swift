@@ -23,7 +23,7 @@ struct Reproduce: ParsableCommand {
     @Option(help: "Results folder.") var out = "results"
     @Flag(help: "Retrain even if finished runs are present.") var fresh = false
     @Flag(help: "No progress lines.") var quiet = false
-    @Option(help: "Train the runs as a sweep: local (separate processes, all cores) or slurm (a job array); F1 only so far. Default: one after another in this process.")
+    @Option(help: "Where the runs train: local (separate processes, one per core, one thread each), slurm (a job array) or inline (one after another in this process, on all cores); \(Findings.sweepable.joined(separator: ", ")) so far. Default: local when the finding trains several runs, else inline.")
     var executor: String?
     @Flag(name: .customLong("report-only"), help: "Rebuild the report from the finished runs of an --executor sweep, training nothing.")
     var reportOnly = false
@@ -38,12 +38,23 @@ struct Reproduce: ParsableCommand {
                 return s
             }
         }
-        let sweepExecutor = try executor.map { try SweepExecutor.named($0, progress: !quiet) }
-        if (sweepExecutor != nil || reportOnly) && !Findings.sweepable.contains(finding.uppercased()) {
-            throw CommandError("--executor and --report-only are supported by \(Findings.sweepable.joined(separator: ", ")) so far, not \(finding)")
+        if let executor, !["local", "slurm", "inline"].contains(executor.lowercased()) {
+            throw CommandError("--executor must be local, slurm or inline, got '\(executor)'")
         }
+        let inline = executor?.lowercased() == "inline"
+        let sweepExecutor = inline ? nil : try executor.map { try SweepExecutor.named($0, progress: !quiet) }
+        if sweepExecutor != nil && !Findings.sweepable.contains(finding.uppercased()) {
+            throw CommandError("--executor local|slurm is supported by \(Findings.sweepable.joined(separator: ", ")) so far, not \(finding)")
+        }
+        if reportOnly && !Findings.reportOnly.contains(finding.uppercased()) {
+            throw CommandError("--report-only is supported by \(Findings.reportOnly.joined(separator: ", ")) so far, not \(finding)")
+        }
+        if reportOnly && inline { throw CommandError("--report-only reads a sweep's runs; it does not go with --executor inline") }
+        // Several runs train side by side by default: one process per core, one thread each
+        // (measured faster than one run after another on all cores; BENCHMARKS.md, "Sweeps").
         let options = ReproductionOptions(profile: profile, outputRoot: URL(fileURLWithPath: out), seeds: parsedSeeds,
-                                          fresh: fresh, progress: !quiet, executor: sweepExecutor, reportOnly: reportOnly)
+                                          fresh: fresh, progress: !quiet, executor: sweepExecutor, reportOnly: reportOnly,
+                                          sideBySide: inline ? nil : LocalExecutor(progress: !quiet))
         Interrupt.install()
         let report: URL
         do {

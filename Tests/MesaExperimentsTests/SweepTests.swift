@@ -220,8 +220,60 @@ func runFiles(_ dir: URL) throws -> [String: Data] {
         #expect(try reportOnly.trainThroughSweep([points[0]], in: root) == [0])
         #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("t-s1/checkpoint.safetensors").path))
 
-        let r = try MesaTool.run(["reproduce", "F2", "--executor", "local", "--out", root.path])
-        #expect(r.status != 0 && r.err.contains("F1"), "\(r.err)")
+        let r = try MesaTool.run(["reproduce", "F3", "--executor", "local", "--out", root.path])
+        #expect(r.status != 0 && r.err.contains("F1, F2, F4"), "\(r.err)")
+        let only = try MesaTool.run(["reproduce", "F4", "--report-only", "--out", root.path])
+        #expect(only.status != 0 && only.err.contains("--report-only is supported by F1"), "\(only.err)")
+        let bad = try MesaTool.run(["reproduce", "F1", "--executor", "cluster", "--out", root.path])
+        #expect(bad.status != 0 && bad.err.contains("local, slurm or inline"), "\(bad.err)")
+    }
+
+    /// `mesa reproduce`'s default manifest grows with the seeds asked for; the points asked for
+    /// are the ones returned (to train now); another configuration under a known name is refused.
+    @Test func reproductionsExtendTheirFoldersManifest() throws {
+        let root = temporaryDirectory("F0x")
+        let points = try [0, 1, 2].map { s -> SweepPoint in
+            var c = try tinyConfig(steps: 4)
+            c.seed = UInt64(s)
+            return try SweepPoint(name: "t-s\(s)", config: c)
+        }
+        _ = try SweepManifest.prepare(root, points: [points[0]], extending: true)
+        let now = try SweepManifest.prepare(root, points: [points[1], points[2]], extending: true)
+        #expect(now.points == [points[1], points[2]])
+        #expect(try SweepManifest.read(root).points == points)
+        #expect(throws: SweepError.self) { try SweepManifest.prepare(root, points: [points[1]]) }
+        var other = try tinyConfig(steps: 5)
+        other.seed = 1
+        #expect(throws: SweepError.self) {
+            try SweepManifest.prepare(root, points: [try SweepPoint(name: "t-s1", config: other)], extending: true)
+        }
+        #expect(try SweepManifest.read(root).points == points, "a refused call changed the manifest")
+    }
+
+    /// Several seeds from the command line train side by side by default (one process per core):
+    /// the same bytes as one after another in the process (`--executor inline`), and a report.
+    @Test func severalSeedsTrainSideBySideByDefault() throws {
+        let sideBySide = temporaryDirectory("side"), inline = temporaryDirectory("inline")
+        let a = try MesaTool.run(["reproduce", "F1", "--profile", "smoke", "--seeds", "0,1", "--quiet", "--out", sideBySide.path])
+        #expect(a.status == 0, "\(a.err)")
+        let b = try MesaTool.run(["reproduce", "F1", "--profile", "smoke", "--seeds", "0,1", "--quiet", "--executor", "inline",
+                                  "--out", inline.path])
+        #expect(b.status == 0, "\(b.err)")
+        let f1a = sideBySide.appendingPathComponent("F1"), f1b = inline.appendingPathComponent("F1")
+        #expect(try SweepManifest.read(f1a).points.map(\.name) == ["linear-1-s0", "linear-1-s1"])
+        #expect(!FileManager.default.fileExists(atPath: SweepManifest.url(f1b).path))
+        for seed in 0...1 {
+            for file in ["checkpoint.safetensors", "metrics.csv", "config.json"] {
+                let x = try Data(contentsOf: f1a.appendingPathComponent("linear-1-s\(seed)/\(file)"))
+                let y = try Data(contentsOf: f1b.appendingPathComponent("linear-1-s\(seed)/\(file)"))
+                #expect(x == y, "seed \(seed): \(file) differs")
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: f1a.appendingPathComponent("report.md").path))
+        // A third seed later joins the same folder's sweep.
+        let c = try MesaTool.run(["reproduce", "F1", "--profile", "smoke", "--seeds", "1,2", "--quiet", "--out", sideBySide.path])
+        #expect(c.status == 0, "\(c.err)")
+        #expect(try SweepManifest.read(f1a).points.map(\.name) == ["linear-1-s0", "linear-1-s1", "linear-1-s2"])
     }
 
     func sdsAreNotAllZero(_ sd: [Double]) -> Bool { sd.contains { $0 > 0 } }

@@ -50,7 +50,12 @@ public struct SweepManifest: Codable, Equatable {
     /// The manifest of `points` in `folder`: the folder's own when it holds the same points (a sweep
     /// run again resumes), written when it holds none. Refuses, before writing anything, a folder
     /// holding another sweep's manifest and a point directory holding a run of another configuration.
-    public static func prepare(_ folder: URL, points: [SweepPoint]) throws -> SweepManifest {
+    /// With `extending` (how `mesa reproduce` trains a finding's runs side by side by default), a
+    /// folder holding a manifest of other points keeps them and gains the new ones, and the
+    /// manifest returned holds only `points`, the ones to train now; a point of the same name and
+    /// another configuration is still refused. Meant for the local executor only (Slurm job
+    /// records index the manifest's points).
+    public static func prepare(_ folder: URL, points: [SweepPoint], extending: Bool = false) throws -> SweepManifest {
         guard !points.isEmpty else { throw SweepError.noPoints("nothing to run") }
         var seen: Set<String> = []
         for p in points {
@@ -59,7 +64,19 @@ public struct SweepManifest: Codable, Equatable {
             }
         }
         var manifest = SweepManifest(points: points)
-        if FileManager.default.fileExists(atPath: url(folder).path) {
+        let exists = FileManager.default.fileExists(atPath: url(folder).path)
+        var toWrite: SweepManifest? = exists ? nil : manifest
+        if exists && extending {
+            var existing = try read(folder)
+            for p in points {
+                if let e = existing.points.first(where: { $0.name == p.name }) {
+                    guard e == p else { throw SweepError.otherSweep(url(folder).path, difference([e], [p])) }
+                } else {
+                    existing.points.append(p)
+                    toWrite = existing
+                }
+            }
+        } else if exists {
             let existing = try read(folder)
             guard existing.points == points else {
                 throw SweepError.otherSweep(url(folder).path, difference(existing.points, points))
@@ -75,7 +92,7 @@ public struct SweepManifest: Codable, Equatable {
                 }
             }
         }
-        if !FileManager.default.fileExists(atPath: url(folder).path) { try manifest.write(folder) }
+        try toWrite?.write(folder)
         return manifest
     }
 
