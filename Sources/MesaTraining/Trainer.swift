@@ -42,6 +42,7 @@ public final class Trainer {
         self.model = model
         self.objective = objective
         optimizer = AdamW(parameters: objective.parameters, settings: config.optimizer)
+        evaluationChunk = config.batchSize
     }
 
     public struct StepResult {
@@ -62,12 +63,15 @@ public final class Trainer {
     /// One update on the batch of the current step. Throws, without touching the
     /// parameters, when the loss or the gradient is not finite.
     /// The batch of step k + 1 is drawn on another thread while step k runs (it is a pure
-    /// function of (seed, k + 1), so the result is the same bytes as drawing it when needed).
+    /// function of (seed, k + 1), so the result is the same bytes as drawing it when needed),
+    /// unless k + 1 is `config.steps` or beyond.
     public func trainStep() throws -> StepResult {
         let k = step
         let batch: SequenceBatch
         if let next = prefetched, next.step == k { batch = next.wait() } else { batch = trainingBatch(step: k) }
-        prefetched = PrefetchedBatch(step: k + 1) { [self] in trainingBatch(step: k + 1) }
+        // Not past the run's last step (a 1-step run would draw a batch nobody uses); a caller
+        // that steps on anyway draws the batch when it needs it, the same bytes.
+        prefetched = k + 1 < config.steps ? PrefetchedBatch(step: k + 1) { [self] in trainingBatch(step: k + 1) } : nil
         return try update(on: batch)
     }
 
@@ -95,11 +99,37 @@ public final class Trainer {
         return StepResult(step: k + 1, loss: lossValue, gradientNorm: norm, learningRate: lr)
     }
 
-    /// Mean loss on the held-out batch.
+    /// Sequences per forward in held-out evaluations (default: the training batch size, so an
+    /// evaluation needs no more memory than a step's forward). Does not change the result.
+    public var evaluationChunk: Int
+
+    /// Mean loss on the held-out batch, `evaluationChunk` sequences at a time (the same bits as
+    /// the whole batch at once). It is a function of the objective's state (`stateTensors`,
+    /// which a checkpoint saves and a resumed run must reproduce) and the fixed held-out batch,
+    /// so when the state is bit for bit the one of the previous evaluation — after a first
+    /// step at the warm-up's learning rate 0 — the previous loss is returned without running
+    /// the model again.
     public func evaluate() -> Double {
-        let batch = testBatch
-        return Variable.withoutGradients {
-            objective.loss(on: batch).value.item
+        let state = Self.fingerprint(objective.stateTensors)
+        if let last = lastEvaluation, last.state == state { return last.loss }
+        let loss = objective.heldOutLoss(on: testBatch, chunk: evaluationChunk)
+        lastEvaluation = (state, loss)
+        return loss
+    }
+
+    /// Number of evaluations that ran the model (not answered from the previous one).
+    public var evaluationsRun: Int { evaluationCount }
+    private var evaluationCount = 0
+    private var lastEvaluation: (state: [String: [UInt8]], loss: Double)? {
+        didSet { evaluationCount += 1 }
+    }
+
+    /// The bytes of every tensor, by name (a copy: the optimizer updates tensors in place).
+    static func fingerprint(_ tensors: [String: Tensor]) -> [String: [UInt8]] {
+        tensors.mapValues { t in
+            t.dtype == .float32
+                ? t.withUnsafeBufferPointer(as: Float.self) { Array(UnsafeRawBufferPointer($0)) }
+                : t.withUnsafeBufferPointer(as: Double.self) { Array(UnsafeRawBufferPointer($0)) }
         }
     }
 
