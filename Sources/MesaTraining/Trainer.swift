@@ -104,33 +104,9 @@ public final class Trainer {
     public var evaluationChunk: Int
 
     /// Mean loss on the held-out batch, `evaluationChunk` sequences at a time (the same bits as
-    /// the whole batch at once). It is a function of the objective's state (`stateTensors`,
-    /// which a checkpoint saves and a resumed run must reproduce) and the fixed held-out batch,
-    /// so when the state is bit for bit the one of the previous evaluation — after a first
-    /// step at the warm-up's learning rate 0 — the previous loss is returned without running
-    /// the model again.
+    /// the whole batch at once).
     public func evaluate() -> Double {
-        let state = Self.fingerprint(objective.stateTensors)
-        if let last = lastEvaluation, last.state == state { return last.loss }
-        let loss = objective.heldOutLoss(on: testBatch, chunk: evaluationChunk)
-        lastEvaluation = (state, loss)
-        return loss
-    }
-
-    /// Number of evaluations that ran the model (not answered from the previous one).
-    public var evaluationsRun: Int { evaluationCount }
-    private var evaluationCount = 0
-    private var lastEvaluation: (state: [String: [UInt8]], loss: Double)? {
-        didSet { evaluationCount += 1 }
-    }
-
-    /// The bytes of every tensor, by name (a copy: the optimizer updates tensors in place).
-    static func fingerprint(_ tensors: [String: Tensor]) -> [String: [UInt8]] {
-        tensors.mapValues { t in
-            t.dtype == .float32
-                ? t.withUnsafeBufferPointer(as: Float.self) { Array(UnsafeRawBufferPointer($0)) }
-                : t.withUnsafeBufferPointer(as: Double.self) { Array(UnsafeRawBufferPointer($0)) }
-        }
+        objective.heldOutLoss(on: testBatch, chunk: evaluationChunk)
     }
 
     // MARK: checkpoints

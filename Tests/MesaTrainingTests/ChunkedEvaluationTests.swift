@@ -42,11 +42,8 @@ import MesaTraining
         }
     }
 
-    /// The first step runs at the warm-up's learning rate 0: the parameters do not move, and the
-    /// evaluation after it is the one before (not run again); a step that moves them is evaluated.
-    @Test func unchangedParametersAreNotEvaluatedTwice() throws {
-        // hybrid-mesa, small: linear-2 sits on a plateau (gradient norm 1e-8) where two steps do
-        // not move the Float32 loss, this one moves at once.
+    /// Evaluations between steps (chunks of 3) stay the whole-batch loss as the parameters move.
+    @Test func evaluationsBetweenStepsAreTheWholeBatchLoss() throws {
         var c = try Presets.config("hybrid-mesa")
         (c.steps, c.batchSize, c.length, c.evalBatchSize) = (3, 8, 12, 16)
         (c.schedule.warmupSteps, c.schedule.peak) = (2, 1e-2)
@@ -55,17 +52,10 @@ import MesaTraining
         let objective = try #require(trainer.objective as? NextStatePrediction)
         let before = trainer.evaluate()
         #expect(before.bitPattern == Self.wholeBatchLoss(objective, trainer.testBatch).bitPattern)
-        #expect(trainer.evaluationsRun == 1)
-        let first = try trainer.trainStep()
-        #expect(first.learningRate == 0)
-        let afterFirst = trainer.evaluate()
-        #expect(trainer.evaluationsRun == 1)
-        #expect(afterFirst.bitPattern == Self.wholeBatchLoss(objective, trainer.testBatch).bitPattern)
-        let second = try trainer.trainStep()
-        #expect(second.learningRate > 0)
-        let afterSecond = trainer.evaluate()
-        #expect(trainer.evaluationsRun == 2)
-        #expect(afterSecond.bitPattern == Self.wholeBatchLoss(objective, trainer.testBatch).bitPattern)
-        #expect(afterSecond != before)
+        _ = try trainer.trainStep()
+        _ = try trainer.trainStep()
+        let after = trainer.evaluate()
+        #expect(after.bitPattern == Self.wholeBatchLoss(objective, trainer.testBatch).bitPattern)
+        #expect(after != before)
     }
 }
