@@ -7,6 +7,9 @@ import Glibc
 /// one-step run in a fresh process (process start, configuration, model, held-out evaluation at
 /// step 0, the step, the evaluation after it, config.json, metrics.csv and the checkpoint
 /// written, exit), and that process's peak resident set size (`ru_maxrss` from `wait4`).
+/// The held-out batch runs a training batch's worth of sequences at a time, and the
+/// evaluation after a first step at the warm-up's learning rate 0 (parameters unchanged,
+/// checked bit for bit) is the one before it: `Trainer.evaluate()`.
 public struct FirstStepBenchmark {
     public let seconds: [Double]
     /// Peak resident memory of each run, in bytes.
@@ -68,7 +71,7 @@ public struct FirstStepBenchmark {
     public var report: String {
         func mb(_ b: Double) -> String { String(format: "%.0f MiB", b / 1_048_576) }
         return """
-          time to first step     \(String(format: "%8.3f s", medianSeconds))   (whole `mesa train --steps 1` process, held-out evaluations included; median of \(seconds.count), range \(String(format: "%.3f–%.3f", seconds.min()!, seconds.max()!)) s)
+          time to first step     \(String(format: "%8.3f s", medianSeconds))   (whole `mesa train --steps 1` process, held-out evaluation included; median of \(seconds.count), range \(String(format: "%.3f–%.3f", seconds.min()!, seconds.max()!)) s)
           peak resident memory   \(mb(medianPeakResidentBytes).padding(toLength: 10, withPad: " ", startingAt: 0))   (of that process: model, optimizer, one step at B and T, the held-out batch)
         """
     }

@@ -42,6 +42,7 @@ public final class Trainer {
         self.model = model
         self.objective = objective
         optimizer = AdamW(parameters: objective.parameters, settings: config.optimizer)
+        evaluationChunk = config.batchSize
     }
 
     public struct StepResult {
@@ -62,12 +63,15 @@ public final class Trainer {
     /// One update on the batch of the current step. Throws, without touching the
     /// parameters, when the loss or the gradient is not finite.
     /// The batch of step k + 1 is drawn on another thread while step k runs (it is a pure
-    /// function of (seed, k + 1), so the result is the same bytes as drawing it when needed).
+    /// function of (seed, k + 1), so the result is the same bytes as drawing it when needed),
+    /// unless k + 1 is `config.steps` or beyond.
     public func trainStep() throws -> StepResult {
         let k = step
         let batch: SequenceBatch
         if let next = prefetched, next.step == k { batch = next.wait() } else { batch = trainingBatch(step: k) }
-        prefetched = PrefetchedBatch(step: k + 1) { [self] in trainingBatch(step: k + 1) }
+        // Not past the run's last step (a 1-step run would draw a batch nobody uses); a caller
+        // that steps on anyway draws the batch when it needs it, the same bytes.
+        prefetched = k + 1 < config.steps ? PrefetchedBatch(step: k + 1) { [self] in trainingBatch(step: k + 1) } : nil
         return try update(on: batch)
     }
 
@@ -95,12 +99,14 @@ public final class Trainer {
         return StepResult(step: k + 1, loss: lossValue, gradientNorm: norm, learningRate: lr)
     }
 
-    /// Mean loss on the held-out batch.
+    /// Sequences per forward in held-out evaluations (default: the training batch size, so an
+    /// evaluation needs no more memory than a step's forward). Does not change the result.
+    public var evaluationChunk: Int
+
+    /// Mean loss on the held-out batch, `evaluationChunk` sequences at a time (the same bits as
+    /// the whole batch at once).
     public func evaluate() -> Double {
-        let batch = testBatch
-        return Variable.withoutGradients {
-            objective.loss(on: batch).value.item
-        }
+        objective.heldOutLoss(on: testBatch, chunk: evaluationChunk)
     }
 
     // MARK: checkpoints

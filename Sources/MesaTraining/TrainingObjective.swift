@@ -25,6 +25,10 @@ public protocol TrainingObjective: AnyObject {
     func trainingBatch(step: Int) -> SequenceBatch?
     /// The fixed held-out batch when the objective draws its own; nil: the configuration's task.
     func heldOutBatch() -> SequenceBatch?
+    /// `loss(on: batch).value.item` without gradients, for held-out evaluations; an objective
+    /// may run the model on `chunk` sequences at a time if the result has the same bits
+    /// (`NextStatePrediction` does). Default: the whole batch at once.
+    func heldOutLoss(on batch: SequenceBatch, chunk: Int) -> Double
 }
 
 extension TrainingObjective {
@@ -46,6 +50,10 @@ extension TrainingObjective {
     public func trainingBatch(step: Int) -> SequenceBatch? { nil }
 
     public func heldOutBatch() -> SequenceBatch? { nil }
+
+    public func heldOutLoss(on batch: SequenceBatch, chunk: Int) -> Double {
+        Variable.withoutGradients { loss(on: batch).value.item }
+    }
 }
 
 /// Whether a parameter name matches a shell-style pattern (`*` any run of characters):
