@@ -25,8 +25,9 @@ public final class TensorStorage: @unchecked Sendable {
     }
 }
 
-/// Fresh tensor buffers allocated so far in this process: the `TensorStorage`s the pool could
-/// not serve from a freed buffer (pool misses, each a malloc), for counting the allocations of a
+/// Fresh tensor buffers allocated so far in this process: the `TensorStorage`s (and kernel
+/// scratch from `TensorPool.withScratch`) the pool could not serve from a freed buffer (pool
+/// misses, each a malloc), for counting the allocations of a
 /// training step (`mesa bench`, issue 14). Buffers reused from the pool are not counted.
 public enum TensorAllocations {
     public static var count: Int { mesa_tensor_allocation_count() }
@@ -66,6 +67,15 @@ public final class TensorPool: @unchecked Sendable {
     public func take(_ bytes: Int) -> UnsafeMutableRawPointer { mesa_buffer_pool_take(pool, bytes)! }
     /// Returns a buffer from `take(bytes)` of this pool.
     public func give(_ p: UnsafeMutableRawPointer, _ bytes: Int) { mesa_buffer_pool_give(pool, p, bytes) }
+
+    /// Kernel scratch: `count` uninitialized elements of `S` from this pool for the duration of
+    /// `body` (counted like a tensor buffer when the pool has none of that size).
+    public func withScratch<S, R>(_: S.Type, count: Int, _ body: (UnsafeMutablePointer<S>) throws -> R) rethrows -> R {
+        let bytes = max(1, count) * MemoryLayout<S>.stride
+        let raw = take(bytes)
+        defer { give(raw, bytes) }
+        return try body(raw.bindMemory(to: S.self, capacity: max(1, count)))
+    }
 }
 
 /// A dense, row-major n-dimensional array of `Float` or `Double` with value semantics
