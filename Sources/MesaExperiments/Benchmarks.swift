@@ -35,8 +35,9 @@ public struct StepBenchmark {
     /// The same step (data excluded) with attention composed of whole-batch operations.
     public let composedStep: [Double]
     public let flopsPerStep: Double
-    /// Tensor buffers (and their bytes) allocated per training step after the first steps,
-    /// over consecutive `trainStep()` calls (the prefetched batches included).
+    /// Fresh tensor buffers (and their bytes) allocated per training step after the first steps,
+    /// over consecutive `trainStep()` calls (the prefetched batches included): the requests the
+    /// tensor buffer pool could not serve, each a malloc.
     public var allocationsPerStep = 0.0, allocatedBytesPerStep = 0.0
 
     public static func run(config: TrainConfig, repeats: Int, warmup: Int = 3) throws -> StepBenchmark {
@@ -98,7 +99,7 @@ public struct StepBenchmark {
           step, data included    \(ms(fullStep))   (consecutive steps as training takes them, after the interleaved ones)
           baseline: step with attention composed of whole-batch operations (data excluded)
                                  \(ms(composedStep))   → fused kernels \(String(format: "%.2f", Self.median(composedStep) / step))x faster
-          tensor buffers allocated per step \(String(format: "%.0f (%.1f MiB)", allocationsPerStep, allocatedBytesPerStep / 1_048_576)), after the first steps (none reused yet)
+          tensor buffers allocated per step \(String(format: "%.1f (%.1f MiB)", allocationsPerStep, allocatedBytesPerStep / 1_048_576)), after the first steps (fresh buffers from malloc: pool misses; the pool holds \(String(format: "%.0f", Double(TensorPool.shared.heldBytes) / 1_048_576)) MiB of free buffers, limit \(TensorPool.shared.limitBytes >> 20) MiB)
           matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \(String(format: "%.1f", flopsPerStep / step / 1e9)) GFLOP/s achieved
         """
     }

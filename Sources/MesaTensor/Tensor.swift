@@ -1,7 +1,10 @@
 import CSupport
 import Foundation
 
-/// Aligned, uninitialized element memory shared by tensors until one of them writes.
+/// Aligned, uninitialized element memory shared by tensors until one of them writes. The
+/// buffer comes from the tensor buffer pool (`TensorPool`) and goes back to it when freed, so its
+/// contents at creation are whatever an earlier tensor left there (or NaN under
+/// `TensorPool.poison`): every creator writes each element before reading it.
 public final class TensorStorage: @unchecked Sendable {
     public let raw: UnsafeMutableRawPointer
     public let count: Int
@@ -10,11 +13,10 @@ public final class TensorStorage: @unchecked Sendable {
     init(count: Int, dtype: DType) {
         self.count = count
         self.dtype = dtype
-        raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * dtype.size, alignment: 64)
-        mesa_count_tensor_allocation(max(1, count) * dtype.size)
+        raw = mesa_buffer_pool_take(TensorPool.process, max(1, count) * dtype.size)!
     }
 
-    deinit { raw.deallocate() }
+    deinit { mesa_buffer_pool_give(TensorPool.process, raw, max(1, count) * dtype.size) }
 
     @usableFromInline func copy() -> TensorStorage {
         let s = TensorStorage(count: count, dtype: dtype)
@@ -23,13 +25,57 @@ public final class TensorStorage: @unchecked Sendable {
     }
 }
 
-/// Tensor buffers allocated so far in this process (every `TensorStorage`), for counting the
-/// allocations of a training step (`mesa bench`, issue 14).
+/// Fresh tensor buffers allocated so far in this process: the `TensorStorage`s (and kernel
+/// scratch from `TensorPool.withScratch`) the pool could not serve from a freed buffer (pool
+/// misses, each a malloc), for counting the allocations of a
+/// training step (`mesa bench`, issue 14). Buffers reused from the pool are not counted.
 public enum TensorAllocations {
     public static var count: Int { mesa_tensor_allocation_count() }
     public static var bytes: Int { mesa_tensor_allocated_byte_count() }
     /// Those allocated by the calling thread (unaffected by other threads' work).
     public static var countOnThisThread: Int { mesa_tensor_allocation_count_this_thread() }
+}
+
+/// A tensor buffer pool (Sources/CSupport/tensorpool.c): freed buffers kept per size (rounded up
+/// to 64 bytes) and reused, at most `limitBytes` of free buffers held, least recently used sizes
+/// released first. Thread safe (one lock). `TensorPool.shared` is the process's pool behind every
+/// tensor (limit `MESA_TENSOR_POOL_MIB`, else 1 GiB); its misses are what `TensorAllocations`
+/// counts. Other instances are for tests.
+public final class TensorPool: @unchecked Sendable {
+    @usableFromInline static let process = mesa_tensor_buffer_pool()!
+    public static let shared = TensorPool(pool: process, owned: false)
+
+    let pool: OpaquePointer
+    let owned: Bool
+    init(pool: OpaquePointer, owned: Bool) { self.pool = pool; self.owned = owned }
+    /// A separate pool holding at most `limitBytes` of free buffers.
+    public convenience init(limitBytes: Int) { self.init(pool: mesa_buffer_pool_create(limitBytes)!, owned: true) }
+    deinit { if owned { mesa_buffer_pool_destroy(pool) } }
+
+    public var limitBytes: Int {
+        get { mesa_buffer_pool_limit(pool) }
+        set { mesa_buffer_pool_set_limit(pool, newValue) }
+    }
+    /// Bytes of free buffers held now.
+    public var heldBytes: Int { mesa_buffer_pool_held_bytes(pool) }
+    /// Requests served from held buffers, and requests that took a fresh buffer from malloc.
+    public var hits: Int { mesa_buffer_pool_hits(pool) }
+    public var misses: Int { mesa_buffer_pool_misses(pool) }
+    /// Fill every buffer handed out with NaN first (tests: nothing reads memory it did not write).
+    public func setPoison(_ on: Bool) { mesa_buffer_pool_set_poison(pool, on ? 1 : 0) }
+    /// A buffer of at least `bytes` bytes, 64-byte aligned, contents undefined.
+    public func take(_ bytes: Int) -> UnsafeMutableRawPointer { mesa_buffer_pool_take(pool, bytes)! }
+    /// Returns a buffer from `take(bytes)` of this pool.
+    public func give(_ p: UnsafeMutableRawPointer, _ bytes: Int) { mesa_buffer_pool_give(pool, p, bytes) }
+
+    /// Kernel scratch: `count` uninitialized elements of `S` from this pool for the duration of
+    /// `body` (counted like a tensor buffer when the pool has none of that size).
+    public func withScratch<S, R>(_: S.Type, count: Int, _ body: (UnsafeMutablePointer<S>) throws -> R) rethrows -> R {
+        let bytes = max(1, count) * MemoryLayout<S>.stride
+        let raw = take(bytes)
+        defer { give(raw, bytes) }
+        return try body(raw.bindMemory(to: S.self, capacity: max(1, count)))
+    }
 }
 
 /// A dense, row-major n-dimensional array of `Float` or `Double` with value semantics

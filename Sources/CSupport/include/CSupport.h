@@ -24,4 +24,29 @@ long mesa_tensor_allocated_byte_count(void);
 /// Tensor buffers allocated by the calling thread.
 long mesa_tensor_allocation_count_this_thread(void);
 
+/// The tensor buffer pool (tensorpool.c): freed buffers kept per size (rounded up to 64 bytes)
+/// and reused, at most a limit of free bytes held, least recently used sizes released first.
+/// Thread safe (one lock per pool).
+typedef struct MesaBufferPool MesaBufferPool;
+/// The process's pool, behind every TensorStorage; its limit defaults to MESA_TENSOR_POOL_MIB
+/// (else 1024 MiB), MESA_TENSOR_POOL_POISON=1 turns its poison on, and its misses are counted by mesa_count_tensor_allocation.
+MesaBufferPool *mesa_tensor_buffer_pool(void);
+/// A separate pool (tests); destroy frees what it holds.
+MesaBufferPool *mesa_buffer_pool_create(long limitBytes);
+void mesa_buffer_pool_destroy(MesaBufferPool *pool);
+/// A 64-byte-aligned buffer of at least `bytes` bytes: a freed one of the same rounded size
+/// when the pool holds one, else fresh from the C allocator. Contents undefined.
+void *mesa_buffer_pool_take(MesaBufferPool *pool, long bytes);
+/// Returns a buffer taken with the same `bytes` to the pool, or frees it when keeping it would
+/// pass the limit even after releasing every other size class.
+void mesa_buffer_pool_give(MesaBufferPool *pool, void *p, long bytes);
+void mesa_buffer_pool_set_limit(MesaBufferPool *pool, long bytes);
+long mesa_buffer_pool_limit(MesaBufferPool *pool);
+long mesa_buffer_pool_held_bytes(MesaBufferPool *pool);
+long mesa_buffer_pool_hits(MesaBufferPool *pool);
+long mesa_buffer_pool_misses(MesaBufferPool *pool);
+/// When on, every buffer handed out is first filled with 0xFF bytes (NaN in every float), so a
+/// read before a write shows (tests).
+void mesa_buffer_pool_set_poison(MesaBufferPool *pool, int on);
+
 #endif

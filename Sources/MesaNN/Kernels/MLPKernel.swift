@@ -39,8 +39,7 @@ public func mlpForward(x: Tensor, up w1: Tensor, down w2: Tensor, keepHidden: Bo
             w2.withUnsafeBufferPointer(as: S.self) { w2p in
             u.withUnsafeMutableBufferPointer(as: S.self) { up in
                 Parallel.forChunks(s.tiles) { tiles in
-                    let g = UnsafeMutablePointer<S>.allocate(capacity: MLPShape.tileRows * s.hidden * (keepHidden ? 1 : 2))
-                    defer { g.deallocate() }
+                  TensorPool.shared.withScratch(S.self, count: MLPShape.tileRows * s.hidden * (keepHidden ? 1 : 2)) { g in
                     for tile in tiles {
                         let r0 = tile * MLPShape.tileRows, n = min(s.rows, r0 + MLPShape.tileRows) - r0
                         let uTile = keepHidden ? up.baseAddress! + r0 * s.hidden : g + MLPShape.tileRows * s.hidden
@@ -52,6 +51,7 @@ public func mlpForward(x: Tensor, up w1: Tensor, down w2: Tensor, keepHidden: Bo
                                a: g, lda: s.hidden, b: w2p.baseAddress!, ldb: s.hidden,
                                beta: 0, c: yp.baseAddress! + r0 * s.width, ldc: s.width)
                     }
+                  }
                 }
             }}}}
         }
@@ -70,9 +70,11 @@ public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2
     let parts = Parallel.split(s.rows, parts: Parallel.reductionParts)
     let partSize = 2 * s.hidden * s.width
     func run<S: TensorScalar>(_: S.Type) -> (Tensor, Tensor, Tensor) {
-        let acc = UnsafeMutablePointer<S>.allocate(capacity: parts.count * partSize)
+        let accBytes = max(1, parts.count * partSize) * MemoryLayout<S>.stride
+        let accRaw = TensorPool.shared.take(accBytes)
+        defer { TensorPool.shared.give(accRaw, accBytes) }
+        let acc = accRaw.bindMemory(to: S.self, capacity: parts.count * partSize)
         acc.initialize(repeating: 0, count: parts.count * partSize)
-        defer { acc.deallocate() }
         let dx = Tensor(shape: x.shape, of: S.self) { dxp in
             dy.withUnsafeBufferPointer(as: S.self) { dyp in
             x.withUnsafeBufferPointer(as: S.self) { xp in
@@ -81,8 +83,10 @@ public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2
             w2.withUnsafeBufferPointer(as: S.self) { w2p in
                 Parallel.forEach(parts.count) { part in
                     let dW1 = acc + part * partSize, dW2 = dW1 + s.hidden * s.width
-                    let g = UnsafeMutablePointer<S>.allocate(capacity: 3 * MLPShape.tileRows * s.hidden)
-                    defer { g.deallocate() }
+                    let gBytes = 3 * MLPShape.tileRows * s.hidden * MemoryLayout<S>.stride
+                    let gRaw = TensorPool.shared.take(gBytes)
+                    defer { TensorPool.shared.give(gRaw, gBytes) }
+                    let g = gRaw.bindMemory(to: S.self, capacity: 3 * MLPShape.tileRows * s.hidden)
                     let dU = g + MLPShape.tileRows * s.hidden, derivative = dU + MLPShape.tileRows * s.hidden
                     var r0 = parts[part].lowerBound
                     while r0 < parts[part].upperBound {

@@ -95,8 +95,7 @@ public func linearBackwardWeight(_ dy: Tensor, _ x: Tensor) -> Tensor {
     let ranges = Parallel.split(rows, parts: parts)
     func run<S: TensorScalar>(_: S.Type) -> Tensor {
         let size = outDim * inDim
-        let partial = UnsafeMutablePointer<S>.allocate(capacity: parts * size)
-        defer { partial.deallocate() }
+        return TensorPool.shared.withScratch(S.self, count: parts * size) { partial in
         dy.withUnsafeBufferPointer(as: S.self) { gp in
             x.withUnsafeBufferPointer(as: S.self) { xp in
                 Parallel.forEach(parts) { p in
@@ -114,6 +113,7 @@ public func linearBackwardWeight(_ dy: Tensor, _ x: Tensor) -> Tensor {
                 for p in 1..<parts { s += partial[p * size + i] }
                 dw[i] = s
             }
+        }
         }
     }
     return dy.dtype == .float32 ? run(Float.self) : run(Double.self)
