@@ -36,7 +36,7 @@ public enum ChunkedMix {
 
     /// The measured crossover factor κ of the rule below (see BENCHMARKS.md, "Recurrent and
     /// chunked forms").
-    public static let crossoverFactor = 4.0
+    public static let crossoverFactor = 6.0
 
     /// The cost model. Per head and per mix, in multiply–adds: the quadratic form
     /// T²(d + e)/2 (half of T×T scores of width d and of the T×T mix of width e); the
