@@ -57,7 +57,12 @@ public struct FormCrossover {
 
     /// The first measured T the automatic rule sends to the chunked form.
     public var ruleCrossover: Int? {
-        lengths.first { ChunkedMix.prefersChunked(length: $0, keySize: 20, valueSize: 20) }
+        lengths.first { ChunkedMix.prefersChunked(length: $0, keySize: 20, valueSize: 20, crossoverFactor: factor) }
+    }
+
+    /// The kind's κ.
+    public var factor: Double {
+        kind == .mesa ? ChunkedMix.mesaCrossoverFactor : ChunkedMix.crossoverFactor
     }
 
     /// The rule matches the measurement when it switches within one measured step of where
@@ -74,7 +79,7 @@ public struct FormCrossover {
         lines.append("  quadratic  " + quadratic.map { String(format: "%7.2f", $0 * 1e3) }.joined())
         lines.append("  chunked    " + chunked.map { String(format: "%7.2f", $0 * 1e3) }.joined())
         lines.append("  chunked/quadratic " + zip(chunked, quadratic).map { String(format: "%.2f", $0 / $1) }.joined(separator: " "))
-        let rule = "T > \(ChunkedMix.chunk) + \(ChunkedMix.crossoverFactor)·2d_k·d_v/(d_k + d_v)"
+        let rule = "T > \(ChunkedMix.chunk) + \(factor)·2d_k·d_v/(d_k + d_v)"
         lines.append("  crossover measured at T \(measuredCrossover.map(String.init) ?? "none"), the rule (\(rule)) switches at T "
                      + "\(ruleCrossover.map(String.init) ?? "none") of those measured: " + (matched ? "matched" : "not matched")
                      + " (within one measured step)")

@@ -95,7 +95,7 @@ public struct ScalingBenchmark {
     /// The order each kind's step should approach at the large end of a sweep, with the
     /// range a measured slope must fall in to match it. Quadratic forms (softmax; linear at
     /// small T): O(T²·d_k) per layer; the chunked forms the linear kind and the mesa-layer's
-    /// read-out switch to beyond `ChunkedMix.prefersChunked` (T > 112 at d_k 20), and the
+    /// read-out switch to beyond `ChunkedMix.prefersChunked` (T > 112 for linear, T > 152 for mesa at d_k 20), and the
     /// mesa-layer's recursion: O(T·d_k²). The projections and the MLP add O(T·d_k) and O(T)
     /// terms, so a slope is checked against a range, not a value.
     public static func expected(kind: LayerKind, axis: String) -> (order: String, range: ClosedRange<Double>)? {
@@ -124,12 +124,15 @@ public struct ScalingBenchmark {
             try csv.write(to: url, atomically: true, encoding: .utf8)
             csvs.append((s, url))
         }
+        var crossoverFigures: [(FormCrossover, URL)] = []
         for c in crossovers {
             var csv = "T,quadratic_ms,chunked_ms\n"
             for (i, t) in c.lengths.enumerated() {
                 csv += "\(t),\(String(format: "%.4f", c.quadratic[i] * 1e3)),\(String(format: "%.4f", c.chunked[i] * 1e3))\n"
             }
-            try csv.write(to: dir.appendingPathComponent("crossover_\(c.kind.rawValue).csv"), atomically: true, encoding: .utf8)
+            let csvURL = dir.appendingPathComponent("crossover_\(c.kind.rawValue).csv")
+            try csv.write(to: csvURL, atomically: true, encoding: .utf8)
+            crossoverFigures.append((c, csvURL))
         }
         for (s, csvURL) in csvs {
             let plots = kinds.indices.map { k in
@@ -144,6 +147,19 @@ public struct ScalingBenchmark {
             set key top left
             plot \(plots)
             """, to: dir.appendingPathComponent("scaling_\(s.axis)"))
+        }
+        for (c, csvURL) in crossoverFigures {
+            let rule = c.ruleCrossover.map { "set arrow from first \($0), graph 0 to first \($0), graph 1 nohead dt 2\n" } ?? ""
+            try Figures.render("""
+            set title '\(c.kind.rawValue): forward + backward, quadratic vs chunked form (B 16, H 4, d_k 20; log–log; dashed: where the rule switches)'
+            set xlabel 'T'
+            set ylabel 'ms'
+            set logscale xy
+            set grid
+            set key top left
+            \(rule)plot '\(csvURL.path)' using 1:2 with linespoints pt 7 ps 0.6 lw 2 title 'quadratic', \\
+                 '\(csvURL.path)' using 1:3 with linespoints pt 7 ps 0.6 lw 2 title 'chunked'
+            """, to: dir.appendingPathComponent("crossover_\(c.kind.rawValue)"))
         }
     }
 

@@ -116,5 +116,14 @@ import MesaNN
         let spec = AttentionSpec(kind: .linear, heads: 1)
         #expect(spec.core.keepsWeights(length: 50, keySize: 20, valueSize: 20))
         #expect(!spec.core.keepsWeights(length: 800, keySize: 20, valueSize: 20))
+        let linear = LinearCore(spec), mesa = MesaCore(AttentionSpec(kind: .mesa, heads: 1))
+        #expect(!linear.chunked(length: Int(threshold.rounded(.down)), keySize: 20, valueSize: 20))
+        #expect(linear.chunked(length: Int(threshold.rounded(.down)) + 1, keySize: 20, valueSize: 20))
+        // The mesa-layer's own κ.
+        let mesaThreshold = Int(Double(ChunkedMix.chunk) + 20 * ChunkedMix.mesaCrossoverFactor)
+        #expect(!mesa.chunked(length: 50, keySize: 20, valueSize: 20))
+        #expect(!mesa.chunked(length: mesaThreshold, keySize: 20, valueSize: 20))
+        #expect(mesa.chunked(length: mesaThreshold + 1, keySize: 20, valueSize: 20))
+        #expect(!MesaCore(AttentionSpec(kind: .mesa, heads: 1, form: .quadratic)).chunked(length: 800, keySize: 20, valueSize: 20))
     }
 }

@@ -14,8 +14,10 @@ import MesaTraining
         let c = try Presets.config(name)
         #expect(c.length == 50)
         let (dk, dv) = (c.model.keySize, c.model.valueSize)
-        #expect(!ChunkedMix.prefersChunked(length: c.length, keySize: dk, valueSize: dv))
-        #expect(ChunkedMix.prefersChunked(length: 800, keySize: dk, valueSize: dv))
+        for κ in [ChunkedMix.crossoverFactor, ChunkedMix.mesaCrossoverFactor] {
+            #expect(!ChunkedMix.prefersChunked(length: c.length, keySize: dk, valueSize: dv, crossoverFactor: κ))
+            #expect(ChunkedMix.prefersChunked(length: 800, keySize: dk, valueSize: dv, crossoverFactor: κ))
+        }
         for kind in c.model.layers where kind == .linear {
             #expect(AttentionSpec(kind: kind, heads: c.model.heads).core.keepsWeights(length: 50, keySize: dk, valueSize: dv))
             #expect(!AttentionSpec(kind: kind, heads: c.model.heads).core.keepsWeights(length: 800, keySize: dk, valueSize: dv))

@@ -34,9 +34,11 @@ public enum ChunkedMix {
     /// Positions per chunk.
     public static let chunk = 32
 
-    /// The measured crossover factor κ of the rule below (see BENCHMARKS.md, "Recurrent and
-    /// chunked forms").
-    public static let crossoverFactor = 6.0
+    /// The measured crossover factors κ of the rule below, per kind (BENCHMARKS.md, "Recurrent
+    /// and chunked forms"; three runs of `mesa bench --scaling` at d_k = d_v 20 put linear
+    /// attention's crossover at T 112–160 and the mesa-layer's at T 160).
+    public static let crossoverFactor = 4.0
+    public static let mesaCrossoverFactor = 6.0
 
     /// The cost model. Per head and per mix, in multiply–adds: the quadratic form
     /// T²(d + e)/2 (half of T×T scores of width d and of the T×T mix of width e); the
@@ -44,17 +46,21 @@ public enum ChunkedMix {
     /// read-out and update). Equal at T = C + 4de/(d + e); the chunked form's smaller
     /// products run less efficiently, so the switch is at
     ///     T > C + κ · 2de/(d + e)
-    /// with κ measured (`mesa bench --scaling`); d_k = d_v = 20: T > 32 + 20κ.
-    public static func prefersChunked(length t: Int, keySize d: Int, valueSize e: Int) -> Bool {
+    /// with κ measured (`mesa bench --scaling`); d_k = d_v = 20: T > 32 + 20κ (linear
+    /// attention: T > 112; the mesa-layer's read-out, whose quadratic backward shares more
+    /// work between its products: κ = 6, T > 152).
+    public static func prefersChunked(length t: Int, keySize d: Int, valueSize e: Int,
+                                      crossoverFactor κ: Double = crossoverFactor) -> Bool {
         guard t > chunk else { return false }
         let harmonic = 2 * Double(d) * Double(e) / Double(max(1, d + e))
-        return Double(t) > Double(chunk) + crossoverFactor * harmonic
+        return Double(t) > Double(chunk) + κ * harmonic
     }
 
     /// Whether `form` runs chunked at these sizes.
-    public static func usesChunked(_ form: AttentionForm, length t: Int, keySize d: Int, valueSize e: Int) -> Bool {
+    public static func usesChunked(_ form: AttentionForm, length t: Int, keySize d: Int, valueSize e: Int,
+                                   crossoverFactor κ: Double = crossoverFactor) -> Bool {
         switch form {
-        case .automatic: return prefersChunked(length: t, keySize: d, valueSize: e)
+        case .automatic: return prefersChunked(length: t, keySize: d, valueSize: e, crossoverFactor: κ)
         case .quadratic: return false
         case .chunked: return true
         }

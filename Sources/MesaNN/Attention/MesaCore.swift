@@ -153,7 +153,8 @@ public struct MesaCore: AttentionCore {
     /// step is then O(T·d_k²) (recursion) + O(T·C·d) (chunks) instead of O(T²·d).
     @inline(__always)
     public func chunked(length: Int, keySize: Int, valueSize: Int) -> Bool {
-        ChunkedMix.usesChunked(form, length: length, keySize: keySize, valueSize: valueSize)
+        ChunkedMix.usesChunked(form, length: length, keySize: keySize, valueSize: valueSize,
+                               crossoverFactor: ChunkedMix.mesaCrossoverFactor)
     }
 
     /// The panels of one head, carved in a fixed order (the decay mask first: `prepare` fills
