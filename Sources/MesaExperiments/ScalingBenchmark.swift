@@ -21,6 +21,9 @@ public struct ScalingBenchmark {
 
     public let kinds: [LayerKind]
     public let batchSize: Int
+    /// Where the chunked forms overtake the quadratic ones (linear, mesa), measured on the
+    /// attention operation alone (FormCrossover.swift).
+    public var crossovers: [FormCrossover] = []
     public let sweeps: [Sweep]
 
     public static let lengths = [25, 50, 100, 200, 400, 800]
@@ -49,6 +52,7 @@ public struct ScalingBenchmark {
 
     public static func run(kinds: [LayerKind] = [.linear, .softmax, .mesa], batchSize: Int = 16, repeats: Int = 3,
                            lengths: [Int] = lengths, keySizes: [Int] = keySizes, depths: [Int] = depths,
+                           crossoverLengths: [Int] = FormCrossover.defaultLengths,
                            progress: ((String) -> Void)? = nil) throws -> ScalingBenchmark {
         func sweep(_ axis: String, _ values: [Int], _ make: (LayerKind, Int) throws -> TrainConfig) throws -> Sweep {
             var seconds: [[Double]] = []
@@ -64,7 +68,13 @@ public struct ScalingBenchmark {
             return Sweep(axis: axis, values: values, seconds: seconds)
         }
         let b = batchSize
-        return ScalingBenchmark(kinds: kinds, batchSize: b, sweeps: [
+        var crossovers: [FormCrossover] = []
+        for kind in kinds where kind == .linear || kind == .mesa {
+            let c = FormCrossover.measure(kind: kind, lengths: crossoverLengths, repeats: max(3, 2 * repeats + 1))
+            progress?(c.report)
+            crossovers.append(c)
+        }
+        return ScalingBenchmark(kinds: kinds, batchSize: b, crossovers: crossovers, sweeps: [
             try sweep("T", lengths) { try config(kind: $0, length: $1, keySize: 20, depth: 2, batchSize: b) },
             try sweep("d_k", keySizes) { try config(kind: $0, length: 50, keySize: $1, depth: 2, batchSize: b) },
             try sweep("depth", depths) { try config(kind: $0, length: 50, keySize: 20, depth: $1, batchSize: b) },
@@ -83,13 +93,16 @@ public struct ScalingBenchmark {
     }
 
     /// The order each kind's step should approach at the large end of a sweep, with the
-    /// range a measured slope must fall in to match it. Quadratic forms (softmax, linear):
-    /// O(T²·d_k) per layer; the mesa-layer's recursion: O(T·d_k²). The projections and the
-    /// MLP add O(T·d_k) and O(T) terms, so a slope is checked against a range, not a value.
+    /// range a measured slope must fall in to match it. Quadratic forms (softmax; linear at
+    /// small T): O(T²·d_k) per layer; the chunked forms the linear kind and the mesa-layer's
+    /// read-out switch to beyond `ChunkedMix.prefersChunked` (T > 112 for linear, T > 152 for mesa at d_k 20), and the
+    /// mesa-layer's recursion: O(T·d_k²). The projections and the MLP add O(T·d_k) and O(T)
+    /// terms, so a slope is checked against a range, not a value.
     public static func expected(kind: LayerKind, axis: String) -> (order: String, range: ClosedRange<Double>)? {
         let quadratic = kind == .softmax || kind == .linear
         switch axis {
-        case "T" where quadratic: return ("T²", 1.5...2.3)
+        case "T" where kind == .softmax: return ("T²", 1.5...2.3)
+        case "T" where kind == .linear: return ("T (chunked form at the three largest T; T² below the switch)", 0.7...1.3)
         case "T" where kind == .mesa: return ("T", 0.7...1.3)
         case "d_k" where quadratic: return ("d_k or less (the T² and MLP terms do not grow)", 0.2...1.2)
         case "d_k" where kind == .mesa: return ("up to d_k²", 0.8...2.2)
@@ -111,6 +124,16 @@ public struct ScalingBenchmark {
             try csv.write(to: url, atomically: true, encoding: .utf8)
             csvs.append((s, url))
         }
+        var crossoverFigures: [(FormCrossover, URL)] = []
+        for c in crossovers {
+            var csv = "T,quadratic_ms,chunked_ms\n"
+            for (i, t) in c.lengths.enumerated() {
+                csv += "\(t),\(String(format: "%.4f", c.quadratic[i] * 1e3)),\(String(format: "%.4f", c.chunked[i] * 1e3))\n"
+            }
+            let csvURL = dir.appendingPathComponent("crossover_\(c.kind.rawValue).csv")
+            try csv.write(to: csvURL, atomically: true, encoding: .utf8)
+            crossoverFigures.append((c, csvURL))
+        }
         for (s, csvURL) in csvs {
             let plots = kinds.indices.map { k in
                 "'\(csvURL.path)' using 1:\(k + 2) with linespoints pt 7 ps 0.6 lw 2 title '\(kinds[k].rawValue)'"
@@ -125,10 +148,23 @@ public struct ScalingBenchmark {
             plot \(plots)
             """, to: dir.appendingPathComponent("scaling_\(s.axis)"))
         }
+        for (c, csvURL) in crossoverFigures {
+            let rule = c.ruleCrossover.map { "set arrow from first \($0), graph 0 to first \($0), graph 1 nohead dt 2\n" } ?? ""
+            try Figures.render("""
+            set title '\(c.kind.rawValue): forward + backward, quadratic vs chunked form (B 16, H 4, d_k 20; log–log; dashed: where the rule switches)'
+            set xlabel 'T'
+            set ylabel 'ms'
+            set logscale xy
+            set grid
+            set key top left
+            \(rule)plot '\(csvURL.path)' using 1:2 with linespoints pt 7 ps 0.6 lw 2 title 'quadratic', \\
+                 '\(csvURL.path)' using 1:3 with linespoints pt 7 ps 0.6 lw 2 title 'chunked'
+            """, to: dir.appendingPathComponent("crossover_\(c.kind.rawValue)"))
+        }
     }
 
     public var report: String {
-        var lines = ["step time (forward, backward, AdamW) against the work, B \(batchSize), \(Parallel.workers) threads; "
+        var lines = crossovers.map(\.report) + ["step time (forward, backward, AdamW) against the work, B \(batchSize), \(Parallel.workers) threads; "
                      + "base point T 50, d_k = d_v 20, 2 layers (unconstructed tokens, LayerNorm, MLP)"]
         for s in sweeps {
             lines.append("\(s.axis): " + s.values.map(String.init).joined(separator: ", "))

@@ -8,8 +8,10 @@ import MesaNN
 ///     parameters  P ≈ 2nD (embedding, read-out) + L·[H(2d_k + 2d_v)D + 2D·D_mlp]
 ///     state       4 copies of P (weights, gradients, AdamW m and v), Float32
 ///     activations per layer and sequence ≈ T·(12D + 3D_mlp + 4H(d_k + d_v)) + 2H·T²
-///                 (the T² scores of softmax attention; the causal kernels keep less),
-///                 for max(batch, evalBatch) sequences
+///                 (the T² term only for a layer that keeps its T×T weights for the
+///                 backward: softmax, and linear in its quadratic form; linear and mesa
+///                 beyond the chunked form's switch point keep nothing T×T), for
+///                 max(batch, evalBatch) sequences
 ///
 /// It errs high by design: a refused run that would have fitted is a clear message, a run
 /// started that cannot fit is a crash.
@@ -23,7 +25,11 @@ public struct MemoryEstimate {
         let hidden = m.mlp ? Double(m.mlpHidden) : 0
         let t = Double(config.length)
         let parameters = 2 * n * d + layers * (h * (2 * dk + 2 * dv) * d + 2 * d * hidden + 4 * d)
-        let perSequence = layers * (t * (12 * d + 3 * hidden + 4 * h * (dk + dv)) + 2 * h * t * t) + 4 * t * d
+        let keptWeights = m.layers.filter { kind in
+            AttentionSpec(kind: kind, heads: m.heads).core.keepsWeights(length: config.length, keySize: m.keySize,
+                                                                        valueSize: m.valueSize)
+        }.count
+        let perSequence = layers * t * (12 * d + 3 * hidden + 4 * h * (dk + dv)) + Double(keptWeights) * 2 * h * t * t + 4 * t * d
         let sequences = Double(max(config.batchSize, config.evalBatchSize))
         bytes = 4 * (4 * parameters + perSequence * sequences)
     }

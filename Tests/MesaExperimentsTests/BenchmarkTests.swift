@@ -17,7 +17,10 @@ import MesaTraining
 
     /// A tiny sweep writes every CSV with one row per value and one column per kind.
     @Test func scalingWritesItsCSVFiles() throws {
-        let result = try ScalingBenchmark.run(batchSize: 2, repeats: 1, lengths: [4, 8], keySizes: [2, 4], depths: [1, 2])
+        let result = try ScalingBenchmark.run(batchSize: 2, repeats: 1, lengths: [4, 8], keySizes: [2, 4], depths: [1, 2],
+                                              crossoverLengths: [8, 40])
+        #expect(result.crossovers.map(\.kind.rawValue) == ["linear", "mesa"])
+        #expect(result.crossovers.allSatisfy { $0.quadratic.count == 2 && $0.chunked.allSatisfy { $0 > 0 } })
         #expect(result.sweeps.map(\.axis) == ["T", "d_k", "depth"])
         #expect(result.sweeps.allSatisfy { $0.seconds.count == 3 && $0.seconds.allSatisfy { $0.count == 2 && $0.allSatisfy { $0 > 0 } } })
         let dir = temporaryDirectory("scaling")
@@ -25,7 +28,8 @@ import MesaTraining
         let csv = try String(contentsOf: dir.appendingPathComponent("scaling_T.csv"), encoding: .utf8)
         #expect(csv.split(separator: "\n").map(String.init).first == "T,linear_ms,softmax_ms,mesa_ms")
         #expect(csv.split(separator: "\n").count == 3)
-        #expect(result.report.contains("slope"))
+        #expect(result.report.contains("slope") && result.report.contains("crossover measured at"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("crossover_linear.csv").path))
     }
 
     /// The child-process timer runs the command once per run and reads its peak memory; a

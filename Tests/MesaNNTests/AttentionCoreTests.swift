@@ -15,9 +15,9 @@ import MesaNN
     /// B sequences, H heads; queries and keys of unit-order norm (as a projected LayerNorm'd
     /// input gives); head parameters spread around their initial values.
     static func inputs(_ kind: String, batch: Int, length: Int, heads: Int, keySize: Int, valueSize: Int,
-                       forget: Double = 1, seed: UInt64 = 1) -> Inputs {
+                       forget: Double = 1, seed: UInt64 = 1, form: AttentionForm = .automatic) -> Inputs {
         let core = AttentionKinds.core(named: kind)!
-        let spec = AttentionSpec(kind: LayerKind(rawValue: kind), heads: heads, forget: forget)
+        let spec = AttentionSpec(kind: LayerKind(rawValue: kind), heads: heads, forget: forget, form: form)
         let scale = 1 / Double(keySize).squareRoot()
         let e = core.extraProjection?.widthPerHead ?? 0
         let parameters = core.headParameters.map { p in
@@ -31,10 +31,14 @@ import MesaNN
                       headParameters: parameters)
     }
 
-    @Test(arguments: AttentionKinds.names)
-    func forwardMatchesReference(kind: String) {
-        for (length, keySize, valueSize, forget) in [(50, 20, 20, 1.0), (13, 5, 9, 0.9), (1, 3, 4, 1.0)] {
-            let x = Self.inputs(kind, batch: 3, length: length, heads: 2, keySize: keySize, valueSize: valueSize, forget: forget)
+    /// Every form a core may run in (ChunkedMix.swift; kinds with one form ignore it).
+    static let forms: [AttentionForm] = [.quadratic, .chunked]
+
+    @Test(arguments: AttentionKinds.names, forms)
+    func forwardMatchesReference(kind: String, form: AttentionForm) {
+        for (length, keySize, valueSize, forget) in [(50, 20, 20, 1.0), (13, 5, 9, 0.9), (1, 3, 4, 1.0), (70, 6, 5, 0.95)] {
+            let x = Self.inputs(kind, batch: 3, length: length, heads: 2, keySize: keySize, valueSize: valueSize, forget: forget,
+                                form: form)
             let ref = referenceAttention(x.spec, q: x.q, k: x.k, v: x.v, extra: x.extra,
                                          headParameters: x.headParameters.map(\.doubles))
             for dtype in [DType.float64, .float32] {
@@ -43,15 +47,15 @@ import MesaNN
                                                    headParameters: x.headParameters.map { $0.converted(to: dtype) })
                 let fast = x.spec.core.batchForward(inputs, record: false).out
                 let error = fast.relativeError(to: ref)
-                #expect(error < (dtype == .float64 ? 1e-11 : 3e-5), "\(kind) T \(length) \(dtype): \(error)")
+                #expect(error < (dtype == .float64 ? 1e-11 : 3e-5), "\(kind) \(form) T \(length) \(dtype): \(error)")
             }
         }
     }
 
-    @Test(arguments: AttentionKinds.names)
-    func backwardMatchesFiniteDifferences(kind: String) {
+    @Test(arguments: AttentionKinds.names, forms)
+    func backwardMatchesFiniteDifferences(kind: String, form: AttentionForm) {
         for forget in [1.0, 0.8] {
-            let x = Self.inputs(kind, batch: 2, length: 7, heads: 2, keySize: 3, valueSize: 2, forget: forget, seed: 4)
+            let x = Self.inputs(kind, batch: 2, length: 7, heads: 2, keySize: 3, valueSize: 2, forget: forget, seed: 4, form: form)
             let r = GradCheck.projection(for: x.v.shape)
             let all = [x.q, x.k, x.v] + (x.extra.map { [$0] } ?? []) + x.headParameters
             let errors = GradCheck.relativeErrors(all) { v in
@@ -59,15 +63,15 @@ import MesaNN
                 return dot(causalAttention(x.spec, v[0], v[1], v[2], extra: e == 1 ? v[3] : nil,
                                            headParameters: Array(v[(3 + e)...])), r)
             }
-            for (i, e) in errors.enumerated() { #expect(e < 1e-6, "\(kind) γ \(forget) input \(i): \(e)") }
+            for (i, e) in errors.enumerated() { #expect(e < 1e-6, "\(kind) \(form) γ \(forget) input \(i): \(e)") }
         }
     }
 
     /// Recording weights or vectors does not change the output, and recorded weights mix the
     /// values: out_t = Σ_{t'} A_{t,t'} v_{t'}.
-    @Test(arguments: AttentionKinds.names.filter { AttentionKinds.core(named: $0)!.hasAttentionWeights })
-    func recordedWeightsMixTheValues(kind: String) {
-        let x = Self.inputs(kind, batch: 2, length: 9, heads: 2, keySize: 4, valueSize: 3, forget: 0.9)
+    @Test(arguments: AttentionKinds.names.filter { AttentionKinds.core(named: $0)!.hasAttentionWeights }, forms)
+    func recordedWeightsMixTheValues(kind: String, form: AttentionForm) {
+        let x = Self.inputs(kind, batch: 2, length: 9, heads: 2, keySize: 4, valueSize: 3, forget: 0.9, form: form)
         let inputs = CausalAttentionInputs(x.spec, q: x.q, k: x.k, v: x.v, extra: x.extra, headParameters: x.headParameters)
         let (out, weights) = x.spec.core.batchForward(inputs, record: true)
         let w = unpaddedAttentionWeights(weights!)                                    // [B, H, T, T]

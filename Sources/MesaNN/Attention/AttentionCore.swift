@@ -136,6 +136,10 @@ public protocol AttentionCore: Sendable {
     /// Whether the fused layer keeps those weights from the forward for the backward
     /// (memory for speed; default: no).
     static var keepsWeightsForBackward: Bool { get }
+    /// Whether this call's fused layer keeps the weights for the backward: a core with a
+    /// quadratic and a chunked form keeps them only in the quadratic one (default:
+    /// `keepsWeightsForBackward`).
+    func keepsWeights(length: Int, keySize: Int, valueSize: Int) -> Bool
     /// Names of per-position vectors of width d_k the forward can record (the mesa-layer's
     /// q̃ = R_t q_t; default: none).
     static var tracedVectors: [String] { get }
@@ -175,6 +179,7 @@ extension AttentionCore {
     public static var acceptsQueryKeyNormalization: Bool { true }
     public static var hasAttentionWeights: Bool { false }
     public static var keepsWeightsForBackward: Bool { false }
+    public func keepsWeights(length: Int, keySize: Int, valueSize: Int) -> Bool { Self.keepsWeightsForBackward }
     public static var tracedVectors: [String] { [] }
     public func prepare<S: TensorScalar>(scratch: UnsafeMutablePointer<S>, length: Int, keySize: Int, valueSize: Int) {}
 }

@@ -25,12 +25,17 @@ public struct AttentionSpec: Equatable, Sendable {
     public var forget: Double
     /// L2-normalize each head's queries and keys.
     public var normalizeQueryKey: Bool
+    /// The form of the causal mix for cores that have two (linear, mesa; ChunkedMix.swift):
+    /// automatic by default, forced by tests and benchmarks.
+    public var form: AttentionForm
 
-    public init(kind: LayerKind, heads: Int, forget: Double = 1, normalizeQueryKey: Bool = false) {
+    public init(kind: LayerKind, heads: Int, forget: Double = 1, normalizeQueryKey: Bool = false,
+                form: AttentionForm = .automatic) {
         self.kind = kind
         self.heads = heads
         self.forget = forget
         self.normalizeQueryKey = normalizeQueryKey
+        self.form = form
     }
 
     /// The core of this kind, configured by this spec.
@@ -231,7 +236,8 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
         // Without gradients (evaluation) or when the caller says no backward will run, nothing reads A:
         // not keeping it saves writing [B, H, T, T₈] (and, at evaluation batch sizes, a fresh mapping's page faults).
         keepWeights = C.hasAttentionWeights
-            && ((C.keepsWeightsForBackward && Variable.gradientsEnabled && record?.forBackward != false)
+            && ((core.keepsWeights(length: s.length, keySize: s.keySize, valueSize: s.valueSize)
+                 && Variable.gradientsEnabled && record?.forBackward != false)
                 || record?.weights == true)
         keepVectors = !C.tracedVectors.isEmpty && record?.vectors == true
         let rows = s.batch * s.length
@@ -333,7 +339,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
          saved: AttentionLayerSaved, weightGradients: Bool = true) {
         precondition(dy.shape == i.x.shape && saved.o.shape == [s.batch, s.length, s.hv]
                      && saved.qkv.shape == [s.batch, s.length, s.qkvWidth], "attention layer backward: shapes")
-        if C.keepsWeightsForBackward {
+        if core.keepsWeights(length: s.length, keySize: s.keySize, valueSize: s.valueSize) {
             precondition(saved.weights?.shape == [s.batch, s.heads, s.length, s.paddedLength],
                          "attention layer backward: \(spec.kind) needs the forward's weights")
         }
@@ -368,7 +374,8 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
                        dParameters: UnsafeMutablePointer<S>, scratch: UnsafeMutablePointer<S>) {
         let (t, tp, heads, pp) = (s.length, s.paddedLength, s.heads, s.parametersPerHead)
         let qkvRows = saved.qkv.unsafeElements(as: S.self)
-        let weights = C.keepsWeightsForBackward ? saved.weights!.unsafeElements(as: S.self) : nil
+        let weights = core.keepsWeights(length: s.length, keySize: s.keySize, valueSize: s.valueSize)
+            ? saved.weights!.unsafeElements(as: S.self) : nil
         for b in b0..<b1 {
             let local = (b - b0) * t
             for h in 0..<heads {

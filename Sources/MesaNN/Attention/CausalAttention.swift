@@ -70,7 +70,8 @@ extension AttentionCore {
 func causalAttentionForward<C: AttentionCore, S: TensorScalar>(_ core: C, _ inputs: CausalAttentionInputs, record: Bool,
                                                                 _: S.Type) -> (out: Tensor, weights: Tensor?) {
     let g = inputs.geometry, (t, tp) = (g.length, roundUp8(g.length))
-    let keep = C.hasAttentionWeights && (C.keepsWeightsForBackward || record)
+    let keep = C.hasAttentionWeights
+        && (core.keepsWeights(length: t, keySize: g.keySize, valueSize: g.valueSize) || record)
     let weights = Tensor(uninitializedShape: keep ? [g.batch, g.heads, t, tp] : [0], dtype: S.dtype)
     let out = Tensor(uninitializedShape: inputs.v.shape, dtype: S.dtype)
     let parameters = headParameterRows(inputs.headParameters, heads: g.heads, as: S.self), pp = inputs.headParameters.count
@@ -97,7 +98,8 @@ func causalAttentionBackward<C: AttentionCore, S: TensorScalar>(_ core: C, _ inp
                                                                  weights: Tensor?, _: S.Type) -> CausalAttentionGradients {
     let g = inputs.geometry, (t, tp) = (g.length, roundUp8(g.length))
     precondition(dOut.shape == inputs.v.shape, "attention backward: dOut \(dOut.shape) vs v \(inputs.v.shape)")
-    if C.keepsWeightsForBackward {
+    let kept = core.keepsWeights(length: t, keySize: g.keySize, valueSize: g.valueSize)
+    if kept {
         precondition(weights?.shape == [g.batch, g.heads, t, tp], "attention backward: needs the forward's weights")
     }
     let dq = Tensor(uninitializedShape: inputs.q.shape, dtype: S.dtype)
@@ -113,7 +115,7 @@ func causalAttentionBackward<C: AttentionCore, S: TensorScalar>(_ core: C, _ inp
     let extra = inputs.extra?.unsafeElements(as: S.self)
     let (dqp, dkp, dvp) = (dq.unsafeElements(as: S.self), dk.unsafeElements(as: S.self), dv.unsafeElements(as: S.self))
     let dep = dExtra?.unsafeElements(as: S.self), gp = dOut.unsafeElements(as: S.self)
-    let wp = C.keepsWeightsForBackward ? weights!.unsafeElements(as: S.self) : nil
+    let wp = kept ? weights!.unsafeElements(as: S.self) : nil
     withExtendedLifetime((inputs, dOut, weights, dq, dk, dv, dExtra, parameters, partial)) {
         Parallel.forEach(parts.count) { part in
             let scratch = WorkerScratch<S>(core.scratchCount(length: t, keySize: g.keySize, valueSize: g.valueSize))

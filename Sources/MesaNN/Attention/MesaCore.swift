@@ -139,59 +139,90 @@ public struct MesaCore: AttentionCore {
 
     /// γ ∈ (0, 1].
     public let forget: Double
+    /// The form of the read-out's mix (ChunkedMix.swift).
+    public let form: AttentionForm
 
-    public init(_ spec: AttentionSpec) { forget = spec.forget }
+    public init(_ spec: AttentionSpec) {
+        forget = spec.forget
+        form = spec.form
+    }
 
-    /// The panels of one head, carved in a fixed order (the decay mask first: `prepare` fills it).
+    /// Whether a head of these sizes mixes in the chunked (recurrent) form: the read-out
+    /// out_t = S_t q̃_t with S_t = Σ_{t'≤t} γ^{t−t'} v_{t'} k_{t'}ᵀ carried chunk to chunk, and
+    /// its backward as one causal and four anti-causal chunked mixes (see `backward`). The
+    /// step is then O(T·d_k²) (recursion) + O(T·C·d) (chunks) instead of O(T²·d).
+    @inline(__always)
+    public func chunked(length: Int, keySize: Int, valueSize: Int) -> Bool {
+        ChunkedMix.usesChunked(form, length: length, keySize: keySize, valueSize: valueSize,
+                               crossoverFactor: ChunkedMix.mesaCrossoverFactor)
+    }
+
+    /// The panels of one head, carved in a fixed order (the decay mask first: `prepare` fills
+    /// it). The T×T panels only in the quadratic form; the chunk panels only in the chunked one.
     struct Panels<S: TensorScalar> {
         let decay: UnsafeMutablePointer<S>, a: UnsafeMutablePointer<S>, dA: UnsafeMutablePointer<S>, s2: UnsafeMutablePointer<S>
         let qRows: UnsafeMutablePointer<S>, kRows: UnsafeMutablePointer<S>, vRows: UnsafeMutablePointer<S>
         let gRows: UnsafeMutablePointer<S>, result: UnsafeMutablePointer<S>, qTilde: UnsafeMutablePointer<S>
         let dq: UnsafeMutablePointer<S>, kT: UnsafeMutablePointer<S>, vT: UnsafeMutablePointer<S>
-        let r: UnsafeMutablePointer<S>, u: UnsafeMutablePointer<S>
+        let r: UnsafeMutablePointer<S>, u: UnsafeMutablePointer<S>, chunk: UnsafeMutablePointer<S>
 
-        static func count(length t: Int, keySize dk: Int, valueSize dv: Int) -> Int {
-            let tp = roundUp8(t), dp = roundUp8(max(dk, dv))
-            return 4 * t * tp + 7 * t * dp + 2 * dp * tp + dp * dp + dp + 15 * 8
+        static func count(length t: Int, keySize dk: Int, valueSize dv: Int, chunked: Bool) -> Int {
+            let tp = roundUp8(t), dp = roundUp8(max(dk, dv)), tt = chunked ? 0 : t * tp
+            return 4 * tt + 7 * t * dp + (chunked ? 0 : 2 * dp * tp) + dp * dp + dp
+                + (chunked ? ChunkPanels<S>.count(width: max(dk, dv)) : 0) + 16 * 8
         }
 
         @inline(__always)
-        init(_ scratch: UnsafeMutablePointer<S>, length t: Int, keySize dk: Int, valueSize dv: Int) {
-            let tp = roundUp8(t), dp = roundUp8(max(dk, dv))
+        init(_ scratch: UnsafeMutablePointer<S>, length t: Int, keySize dk: Int, valueSize dv: Int, chunked: Bool) {
+            let tp = roundUp8(t), dp = roundUp8(max(dk, dv)), tt = chunked ? 0 : t * tp
             var c = PanelCarver(scratch)
-            decay = c.panel(t * tp); a = c.panel(t * tp); dA = c.panel(t * tp); s2 = c.panel(t * tp)
+            decay = c.panel(tt); a = c.panel(tt); dA = c.panel(tt); s2 = c.panel(tt)
             qRows = c.panel(t * dp); kRows = c.panel(t * dp); vRows = c.panel(t * dp); gRows = c.panel(t * dp)
             result = c.panel(t * dp); qTilde = c.panel(t * dp); dq = c.panel(t * dp)
-            kT = c.panel(dp * tp); vT = c.panel(dp * tp)
+            kT = c.panel(chunked ? 0 : dp * tp); vT = c.panel(chunked ? 0 : dp * tp)
             r = c.panel(dp * dp); u = c.panel(dp)
+            chunk = c.panel(chunked ? ChunkPanels<S>.count(width: max(dk, dv)) : 0)
         }
     }
 
     public func scratchCount(length: Int, keySize: Int, valueSize: Int) -> Int {
-        Panels<Double>.count(length: length, keySize: keySize, valueSize: valueSize)
+        Panels<Double>.count(length: length, keySize: keySize, valueSize: valueSize,
+                             chunked: chunked(length: length, keySize: keySize, valueSize: valueSize))
     }
 
     public func prepare<S: TensorScalar>(scratch: UnsafeMutablePointer<S>, length: Int, keySize: Int, valueSize: Int) {
-        if forget != 1 { fillDecay(scratch, length: length, gamma: S(forget)) }
+        if forget != 1 && !chunked(length: length, keySize: keySize, valueSize: valueSize) {
+            fillDecay(scratch, length: length, gamma: S(forget))
+        }
     }
 
     /// out_t = Σ_{t'≤t} γ^{t−t'} (k_{t'}ᵀ R_t q_t) v_{t'}.
     @inline(__always)
     public func forward<S: TensorScalar>(_ h: HeadView<S>, parameters: UnsafePointer<S>, out: UnsafeMutablePointer<S>,
                                          outStride: Int, scratch: UnsafeMutablePointer<S>, record: CoreRecord<S>) {
-        let t = h.length, gamma = S(forget)
-        let p = Panels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
-        let a = record.weights ?? p.a
+        let t = h.length, gamma = S(forget), dp = roundUp8(h.keySize)   // the row stride of q̃ and k panels
+        let isChunked = chunked(length: t, keySize: h.keySize, valueSize: h.valueSize)
+        let p = Panels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize, chunked: isChunked)
         gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows)
         gatherRows(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kRows)
-        gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
-        gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows)
         mesaRecursion(q: p.qRows, k: p.kRows, g: nil, length: t, keySize: h.keySize, lambda: parameters[0], gamma: gamma,
                       qTilde: p.qTilde, dq: p.dq, state: p.r, u: p.u)
-        causalScores(x: p.qTilde, yT: p.kT, length: t, width: h.keySize, scale: 1, into: a)
-        if gamma != 1 { applyDecay(a, p.decay, length: t) }
-        causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result)
-        scatterRows(p.result, rows: t, width: h.valueSize, into: out, stride: outStride)
+        if isChunked {
+            chunkedCausalMix(x: p.qTilde, xStride: dp, y: p.kRows, yStride: dp, width: h.keySize, z: h.v, zStride: h.vStride,
+                             zWidth: h.valueSize, length: t, gamma: gamma, reverse: false, out: out, outStride: outStride,
+                             scratch: p.chunk)
+            if let w = record.weights {
+                recordScores(p.qTilde, xStride: dp, p.kRows, yStride: dp, length: t, width: h.keySize, gamma: gamma, into: w)
+            }
+        } else {
+            let a = record.weights ?? p.a
+            gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
+            gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows)
+            causalScores(x: p.qTilde, yT: p.kT, length: t, width: h.keySize, scale: 1, into: a)
+            if gamma != 1 { applyDecay(a, p.decay, length: t) }
+            causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result)
+            scatterRows(p.result, rows: t, width: h.valueSize, into: out, stride: outStride)
+        }
         if let vectors = record.vectors {
             scatterRows(p.qTilde, rows: t, width: h.keySize, into: vectors, stride: record.vectorRowStride)
         }
@@ -202,10 +233,52 @@ public struct MesaCore: AttentionCore {
     public func backward<S: TensorScalar>(_ h: HeadView<S>, parameters: UnsafePointer<S>, dOut: UnsafePointer<S>,
                                           doutStride: Int, grad: HeadView<S>, dParameters: UnsafeMutablePointer<S>,
                                           scratch: UnsafeMutablePointer<S>, weights: UnsafePointer<S>?) {
-        let t = h.length, d = h.keySize, dp = roundUp8(d), lambda = parameters[0], gamma = S(forget)
-        let p = Panels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
+        let t = h.length, d = h.keySize, dv = h.valueSize, dp = roundUp8(d), lambda = parameters[0]
+        let gamma = S(forget), isChunked = chunked(length: t, keySize: d, valueSize: dv)
+        let p = Panels(scratch, length: t, keySize: d, valueSize: dv, chunked: isChunked)
         gatherRows(h.q, stride: h.qkStride, rows: t, width: d, into: p.qRows)
         gatherRows(h.k, stride: h.qkStride, rows: t, width: d, into: p.kRows)
+        if isChunked {
+            // Read-out: g_t = ∂L/∂q̃_t = Σ_{t'≤t} γ^{t−t'} (dO_tᵀ v_{t'}) k_{t'}.
+            chunkedCausalMix(x: dOut, xStride: doutStride, y: h.v, yStride: h.vStride, width: dv, z: p.kRows, zStride: dp,
+                             zWidth: d, length: t, gamma: gamma, reverse: false, out: p.result, outStride: dp,
+                             scratch: p.chunk)
+            mesaRecursion(q: p.qRows, k: p.kRows, g: p.result, length: t, keySize: d, lambda: lambda, gamma: gamma,
+                          qTilde: p.qTilde, dq: p.dq, state: p.r, u: p.u)
+            scatterRows(p.dq, rows: t, width: d, into: grad.q, stride: grad.qkStride)
+            // dv_{t'} = Σ_{t≥t'} γ^{t−t'} (k_{t'}ᵀ q̃_t) dO_t
+            chunkedCausalMix(x: p.kRows, xStride: dp, y: p.qTilde, yStride: dp, width: d, z: dOut, zStride: doutStride,
+                             zWidth: dv, length: t, gamma: gamma, reverse: true, out: grad.v, outStride: grad.vStride,
+                             scratch: p.chunk)
+            // dk_{t'} = Σ_{t≥t'} γ^{t−t'} [(v_{t'}ᵀ dO_t) q̃_t − (k_{t'}ᵀ dq_t) q̃_t − (k_{t'}ᵀ q̃_t) dq_t]
+            chunkedCausalMix(x: h.v, xStride: h.vStride, y: dOut, yStride: doutStride, width: dv, z: p.qTilde, zStride: dp,
+                             zWidth: d, length: t, gamma: gamma, reverse: true, out: grad.k, outStride: grad.qkStride,
+                             scratch: p.chunk)
+            chunkedCausalMix(x: p.kRows, xStride: dp, y: p.dq, yStride: dp, width: d, z: p.qTilde, zStride: dp, zWidth: d,
+                             length: t, gamma: gamma, reverse: true, out: grad.k, outStride: grad.qkStride, scale: -1,
+                             accumulate: true, scratch: p.chunk)
+            chunkedCausalMix(x: p.kRows, xStride: dp, y: p.qTilde, yStride: dp, width: d, z: p.dq, zStride: dp, zWidth: d,
+                             length: t, gamma: gamma, reverse: true, out: grad.k, outStride: grad.qkStride, scale: -1,
+                             accumulate: true, scratch: p.chunk)
+        } else {
+            quadraticBackward(h, dOut: dOut, doutStride: doutStride, grad: grad, lambda: lambda, p)
+        }
+        // ∂L/∂λ = Σ_s γ^s (dq_s · q̃_s) / λ²
+        var dLambda: S = 0, weight = gamma
+        for step in 0..<t {
+            var dot: S = 0
+            for j in 0..<d { dot += p.dq[step * dp + j] * p.qTilde[step * dp + j] }
+            dLambda += weight * dot
+            weight *= gamma
+        }
+        dParameters[0] += dLambda / (lambda * lambda)
+    }
+
+    /// The quadratic form's backward (q and k rows already gathered into the panels).
+    @inline(__always)
+    func quadraticBackward<S: TensorScalar>(_ h: HeadView<S>, dOut: UnsafePointer<S>, doutStride: Int, grad: HeadView<S>,
+                                            lambda: S, _ p: Panels<S>) {
+        let t = h.length, d = h.keySize, dp = roundUp8(d), gamma = S(forget)
         gatherTransposed(h.k, stride: h.qkStride, rows: t, width: d, into: p.kT)
         gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows)
         gatherTransposed(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vT)
@@ -231,15 +304,6 @@ public struct MesaCore: AttentionCore {
         causalMixTransposed(p.a, p.dq, length: t, width: d, into: p.vRows)
         for i in 0..<(t * dp) { p.result[i] -= p.vRows[i] }
         scatterRows(p.result, rows: t, width: d, into: grad.k, stride: grad.qkStride)
-        // ∂L/∂λ = Σ_s γ^s (dq_s · q̃_s) / λ²
-        var dLambda: S = 0, weight = gamma
-        for step in 0..<t {
-            var dot: S = 0
-            for j in 0..<d { dot += p.dq[step * dp + j] * p.qTilde[step * dp + j] }
-            dLambda += weight * dot
-            weight *= gamma
-        }
-        dParameters[0] += dLambda / (lambda * lambda)
     }
 
     /// The math as written, in Double: at every position t,

@@ -14,6 +14,14 @@ public struct SoftmaxCore: ScoreAttentionCore {
 
     public init(_ spec: AttentionSpec) {}
 
+    /// Keeping A for the backward saves recomputing the scores and an exp per entry, at
+    /// T·T₈ elements per head and sequence. Beyond T 256 (256 KiB per head in Float32: 2.6 GB
+    /// per layer at B 256, H 4, T 800) the backward recomputes A instead — the same
+    /// operations, so the same bytes — and a step at T 800 fits in memory.
+    public static let keptLength = 256
+
+    public func keepsWeights(length: Int, keySize: Int, valueSize: Int) -> Bool { length <= Self.keptLength }
+
     /// The formula as written: logits k_{t'}ᵀ q_t / √d_k, a max-shifted softmax over t' ≤ t.
     public func reference(_ head: HeadSequence, parameters: [Double]) -> [[Double]] {
         let scale = 1 / Double(head.q.first?.count ?? 1).squareRoot()
