@@ -8,12 +8,21 @@ import MesaTraining
 /// in CPU time of the calling thread (one thread: robust to other load) and wall time; beside
 /// them the floor no bit-identical generator can go below, the C library's log, sqrt, sin and
 /// cos of the batch's Box–Muller pairs (their count measured from the stream positions).
+/// Beside the default stream, the opt-in vectorized sampler (`task.normals` "vectorized",
+/// `NormalSampler`): its batch, its normals alone, and the issue's target (≤ 1 ms per batch,
+/// judged on the one-thread CPU time).
 public struct DataBenchmark {
     public let config: TrainConfig
     public let fastCPU: [Double], referenceCPU: [Double]
     public let fastWall: [Double], referenceWall: [Double]
     public let libmCPU: [Double]
     public let pairs: Int
+    /// The vectorized sampler's batch (one thread, CPU; all workers, wall) and its normals alone.
+    public let vectorizedCPU: [Double], vectorizedWall: [Double], vectorizedNormalsCPU: [Double]
+    /// The task kind the vectorized sampler was timed on: the configuration's, or "lds" for a
+    /// kind that has no vectorized stream.
+    public var vectorizedKind = "lds"
+    public static let targetSeconds = 1e-3
 
     static func threadCPUSeconds() -> Double {
         var t = timespec()
@@ -28,7 +37,12 @@ public struct DataBenchmark {
     }
 
     public static func run(config: TrainConfig, repeats: Int) throws -> DataBenchmark {
-        let task = try config.task.makeTask(seed: config.seed)
+        var plainConfig = config.task, vectorConfig = config.task
+        plainConfig.normals = nil
+        vectorConfig.normals = NormalSampler.vectorized.rawValue
+        let task = try plainConfig.makeTask(seed: config.seed)
+        if !["lds", "lds-fixed"].contains(vectorConfig.kind) { vectorConfig.kind = "lds" }
+        let vectorTask = try vectorConfig.makeTask(seed: config.seed)
         let (b, t, seed) = (config.batchSize, config.length, config.seed)
         // Box–Muller pairs per sequence of the LDS: n² (teacher) + n·T (noise) normals.
         let n = task.dimension
@@ -36,12 +50,21 @@ public struct DataBenchmark {
         var u = RandomStream(seed: 1, purpose: .experiment)
         let uniforms = (0..<(2 * pairs)).map { _ in max(u.uniform(), 1e-300) }
         var fc: [Double] = [], rc: [Double] = [], fw: [Double] = [], rw: [Double] = [], lc: [Double] = []
+        var vc: [Double] = [], vw: [Double] = [], vn: [Double] = []
         var sink = 0.0
+        let normalsOut = UnsafeMutablePointer<Double>.allocate(capacity: 2 * pairs)
+        defer { normalsOut.deallocate() }
         for rep in 0..<(repeats + 2) {
-            let (f, r) = Parallel.withWorkers(1) {
+            let (f, r, v) = Parallel.withWorkers(1) {
                 (cpuTime { _ = task.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) },
-                 cpuTime { _ = task.referenceBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) })
+                 cpuTime { _ = task.referenceBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) },
+                 cpuTime { _ = vectorTask.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) })
             }
+            let vnormals = cpuTime {
+                VectorNormals.normals(2 * pairs, firstBlock: 0, counter: SIMD4(0, 0, UInt32(rep), 5), key: SIMD2(1, 0),
+                                      into: normalsOut)
+            }
+            sink += normalsOut[pairs]
             let l = cpuTime {
                 var acc = 0.0
                 for i in 0..<pairs {
@@ -53,11 +76,17 @@ public struct DataBenchmark {
             }
             let w1 = elapsedSeconds { _ = task.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) }
             let w2 = elapsedSeconds { _ = task.referenceBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) }
-            if rep >= 2 { fc.append(f); rc.append(r); lc.append(l); fw.append(w1); rw.append(w2) }
+            let w3 = elapsedSeconds { _ = vectorTask.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) }
+            if rep >= 2 {
+                fc.append(f); rc.append(r); lc.append(l); fw.append(w1); rw.append(w2)
+                vc.append(v); vw.append(w3); vn.append(vnormals)
+            }
         }
         precondition(sink.isFinite)
-        return DataBenchmark(config: config, fastCPU: fc, referenceCPU: rc, fastWall: fw, referenceWall: rw,
-                             libmCPU: lc, pairs: pairs)
+        var result = DataBenchmark(config: config, fastCPU: fc, referenceCPU: rc, fastWall: fw, referenceWall: rw,
+                             libmCPU: lc, pairs: pairs, vectorizedCPU: vc, vectorizedWall: vw, vectorizedNormalsCPU: vn)
+        result.vectorizedKind = vectorConfig.kind
+        return result
     }
 
     public var report: String {
@@ -73,6 +102,18 @@ public struct DataBenchmark {
         \(line("  log + sqrt + sin + cos of \(pairs) pairs (floor)", libmCPU))   → \(String(format: "%.0f", 100 * m(libmCPU) / m(fastCPU)))% of the fast path
         \(line("  fast, \(Parallel.workers) threads, wall", fastWall))
         \(line("  reference, \(Parallel.workers) threads, wall", referenceWall))
+        vectorized normals (task.normals "vectorized", stream version 2, task \(vectorizedKind): same law, values within ulps)
+        \(line("  vectorized, 1 thread, CPU time", vectorizedCPU))\(vectorizedKind == config.task.kind ? String(format: "   → %.2fx the fast path", m(fastCPU) / m(vectorizedCPU)) : "   (another task than the fast path's)")
+        \(line("  its \(2 * pairs) normals alone", vectorizedNormalsCPU))   → \(String(format: "%.0f", 100 * m(vectorizedNormalsCPU) / m(vectorizedCPU)))% of its batch
+        \(line("  vectorized, \(Parallel.workers) threads, wall", vectorizedWall))
+        target ≤ \(String(format: "%.0f", Self.targetSeconds * 1e3)) ms per batch, one thread, CPU time: \(targetVerdict)
         """
+    }
+
+    /// "matched" when the median one-thread CPU time of the vectorized batch is within the target.
+    public var targetVerdict: String {
+        let v = StepBenchmark.median(vectorizedCPU)
+        return (v <= Self.targetSeconds ? "matched" : "not matched")
+            + String(format: " (measured %.3f ms, range %.3f–%.3f)", v * 1e3, vectorizedCPU.min()! * 1e3, vectorizedCPU.max()! * 1e3)
     }
 }

@@ -13,6 +13,9 @@ import MesaTensor
 ///   over j in order, from Wᵀ (which the QR produces directly as Qᵀ), in registers for n ≤ 16;
 /// - scratch memory is allocated once per chunk of sequences, and states are written to
 ///   the batch's Float32 (or Float64) storage directly.
+/// With the vectorized sampler (`normals == .vectorized`) the normals come from
+/// `PhiloxBlockStream.vectorizedNormals` instead, equal to the reference's
+/// `RandomStream.vectorizedNormals`; everything else is the same.
 extension LinearDynamicalSystem {
     public func makeBatch(size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int,
                           dtype: DType) -> SequenceBatch {
@@ -38,6 +41,7 @@ extension LinearDynamicalSystem {
         sharedTeacherT: [Double]?
     ) -> SequenceBatch {
         let n = dimension, per = length * n, count = length + 1
+        let vectorized = normals == .vectorized
         var targetsOut: UnsafeMutableBufferPointer<S>?
         let targets = Tensor(shape: [size, length, n], of: S.self) { targetsOut = $0 }
         let inputs = Tensor(shape: [size, length, n], of: S.self) { ip in
@@ -53,11 +57,15 @@ extension LinearDynamicalSystem {
                 for b in range {
                     var stream = PhiloxBlockStream(seed: seed, purpose: purpose, step: step, index: b, buffer: words)
                     if sharedTeacherT == nil {
-                        stream.normals(n * n, into: g, scratch: normalScratch)
+                        if vectorized { stream.vectorizedNormals(n * n, into: g) } else {
+                            stream.normals(n * n, into: g, scratch: normalScratch)
+                        }
                         Self.householderQT(g, n: n, r: r, qT: wT, v: v, acc: acc)
                     }
                     for i in 0..<n { states[i] = stream.uniform(-1, 1) }
-                    stream.normals(noiseCount, into: z, scratch: normalScratch)
+                    if vectorized { stream.vectorizedNormals(noiseCount, into: z) } else {
+                        stream.normals(noiseCount, into: z, scratch: normalScratch)
+                    }
                     recurrence(count: count, wT: wT, noise: z, states: states, x: x)
                     let ib = ip.baseAddress! + b * per, tb = tp.baseAddress! + b * per
                     for i in 0..<per {

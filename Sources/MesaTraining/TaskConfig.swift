@@ -1,4 +1,5 @@
 import MesaTasks
+import MesaTensor
 
 /// The sequence task of a run (SPEC §1), as it appears in config.json. `kind` picks the task;
 /// `dimension`, `noise` and `stateClip` are shared, and each of tasks 2–4 reads its own group
@@ -19,13 +20,20 @@ public struct TaskConfig: Codable, Equatable, Sendable {
     public var contracting: ContractingLDS.Settings
     /// kind "text" (language modelling, SPEC §7): the corpus and its split; nil for the other kinds.
     public var text: TextCorpusSettings?
+    /// The normal sampler of the task's random streams (`NormalSampler`): nil or "box-muller"
+    /// (stream version 1, the default; absent from config.json so that older runs and their
+    /// bytes are unchanged), or "vectorized" (version 2, opt-in, kinds lds and lds-fixed: no C
+    /// library calls, a batch several times cheaper, the same law; at even n the same uniforms, so
+    /// values within a few ulp of the default's).
+    public var normals: String?
 
     /// The sequence tasks `makeTask` builds; "text" (a corpus, MesaLanguage) is the one other kind.
     public static let kinds = ["lds", "lds-fixed", "lds-partial", "lds-nonlinear", "lds-contracting"]
 
     public init(kind: String = "lds", dimension: Int = 10, noise: Double = 0.01, stateClip: Double = 10,
                 partial: PartiallyObservedLDS.Settings = .init(), nonlinear: NonlinearLDS.Settings = .init(),
-                contracting: ContractingLDS.Settings = .init(), text: TextCorpusSettings? = nil) {
+                contracting: ContractingLDS.Settings = .init(), text: TextCorpusSettings? = nil,
+                normals: String? = nil) {
         self.kind = kind
         self.dimension = dimension
         self.noise = noise
@@ -34,10 +42,11 @@ public struct TaskConfig: Codable, Equatable, Sendable {
         self.nonlinear = nonlinear
         self.contracting = contracting
         self.text = text
+        self.normals = normals
     }
 
     private enum CodingKeys: String, CodingKey {
-        case kind, dimension, noise, stateClip, partial, nonlinear, contracting, text
+        case kind, dimension, noise, stateClip, partial, nonlinear, contracting, text, normals
     }
 
     /// Groups added after a run was written take their defaults, so older run directories load.
@@ -51,6 +60,20 @@ public struct TaskConfig: Codable, Equatable, Sendable {
         nonlinear = try c.decodeIfPresent(NonlinearLDS.Settings.self, forKey: .nonlinear) ?? .init()
         contracting = try c.decodeIfPresent(ContractingLDS.Settings.self, forKey: .contracting) ?? .init()
         text = try c.decodeIfPresent(TextCorpusSettings.self, forKey: .text)
+        normals = try c.decodeIfPresent(String.self, forKey: .normals)
+    }
+
+    /// The sampler `normals` names; a name it does not know, or "vectorized" for a kind that
+    /// has no such stream, is refused with the field named.
+    public func normalSampler() throws -> NormalSampler {
+        guard let name = normals else { return .boxMuller }
+        guard let sampler = NormalSampler(rawValue: name) else {
+            throw ConfigError.invalid("task.normals must be one of \(NormalSampler.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
+        }
+        if sampler != .boxMuller && !(kind == "lds" || kind == "lds-fixed") {
+            throw ConfigError.invalid("task.normals '\(name)' is implemented for task kinds lds and lds-fixed only, not '\(kind)'")
+        }
+        return sampler
     }
 
     /// Checks the "text" kind's settings (its batches come from MesaLanguage, not from `makeTask`).
@@ -72,11 +95,13 @@ public struct TaskConfig: Codable, Equatable, Sendable {
         guard dimension > 0 else { try fail("task.dimension must be positive, got \(dimension)") }
         guard noise >= 0, noise.isFinite else { try fail("task.noise must be ≥ 0, got \(noise)") }
         guard stateClip > 0 else { try fail("task.stateClip must be positive, got \(stateClip)") }
+        let sampler = try normalSampler()
         switch kind {
         case "lds":
-            return LinearDynamicalSystem(dimension: dimension, noise: noise, stateClip: stateClip)
+            return LinearDynamicalSystem(dimension: dimension, noise: noise, stateClip: stateClip, normals: sampler)
         case "lds-fixed":
-            return LinearDynamicalSystem(dimension: dimension, noise: noise, stateClip: stateClip, fixedTeacher: seed)
+            return LinearDynamicalSystem(dimension: dimension, noise: noise, stateClip: stateClip, fixedTeacher: seed,
+                                         normals: sampler)
         case "lds-partial":
             let p = partial
             if p.hidden < dimension {

@@ -165,7 +165,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         dict[key] = child
     }
 
-    private static let optionalFields: Set<String> = ["activationClip", "trainable"]
+    private static let optionalFields: Set<String> = ["activationClip", "trainable", "normals"]
 
     public func jsonString() -> String {
         let encoder = JSONEncoder()

@@ -7,6 +7,20 @@ import RealModule
 @inlinable
 public func philox4x32x8(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt32>,
                          into out: UnsafeMutablePointer<UInt32>) {
+    let (x0, x1, x2, x3) = philox4x32x8Lanes(first: first, counter: counter, key: key)
+    for l in 0..<8 {
+        out[4 * l] = UInt32(truncatingIfNeeded: x0[l])
+        out[4 * l + 1] = UInt32(truncatingIfNeeded: x1[l])
+        out[4 * l + 2] = UInt32(truncatingIfNeeded: x2[l])
+        out[4 * l + 3] = UInt32(truncatingIfNeeded: x3[l])
+    }
+}
+
+/// `philox4x32x8` with the result left in registers: word w of block `first + l` is lane l of
+/// the w-th vector (each below 2³²).
+@inlinable
+public func philox4x32x8Lanes(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt32>)
+    -> (SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>, SIMD8<UInt64>) {
     let low = SIMD8<UInt64>(repeating: 0xFFFF_FFFF)
     var x0 = (SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7) &+ UInt64(first)) & low
     var x1 = SIMD8<UInt64>(repeating: UInt64(counter[1]))
@@ -23,12 +37,7 @@ public func philox4x32x8(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt3
         k0 = (k0 &+ 0x9E37_79B9) & 0xFFFF_FFFF
         k1 = (k1 &+ 0xBB67_AE85) & 0xFFFF_FFFF
     }
-    for l in 0..<8 {
-        out[4 * l] = UInt32(truncatingIfNeeded: x0[l])
-        out[4 * l + 1] = UInt32(truncatingIfNeeded: x1[l])
-        out[4 * l + 2] = UInt32(truncatingIfNeeded: x2[l])
-        out[4 * l + 3] = UInt32(truncatingIfNeeded: x3[l])
-    }
+    return (x0, x1, x2, x3)
 }
 
 /// The numbers of a `RandomStream` (same stream, same values, same order: `uniform`,
