@@ -12,8 +12,10 @@ The models follow mesa's presets (Sources/MesaTraining/Presets.swift, SPEC §2):
                d_k 20, sinusoidal positional encoding of width 40 on the first layer's
                queries/keys; GELU MLP 40 → 160 → 40), clip ±1.5 after each block, dense 40 → 10
   hybrid-mesa  the same with a softmax layer and then a mesa-layer
-The mesa-layer: R_t = (Σ_{t'≤t} k k^T + I/λ)^{-1} by Sherman–Morrison, q̃_t = R_t q_t,
-out_t = Σ_{t'≤t} (k_{t'}·q̃_t) v_{t'} (the paper's recursion, as its reference code computes it).
+The mesa-layer: q̃_t = R_t q_t with R_t = (Σ_{t'≤t} k k^T + I/λ)^{-1}, out_t = Σ_{t'≤t} (k_{t'}·q̃_t) v_{t'},
+timed in two forms, the better counting (variants "-sm" and "-solve"): R_t by the Sherman–Morrison
+recursion over positions (the paper's), and the normal equations solved at every position at once
+(cumulative Gram matrices, one batched torch.linalg.solve).
 No biases anywhere; loss ½·mean over positions of the squared error summed over coordinates.
 
 Usage: python torch_step.py [--repeats 15] [--threads 2] [--compile] [--only NAME,...] [--csv FILE]
@@ -61,7 +63,25 @@ class Attention(nn.Module):
         return o @ self.p.T
 
 
+MESA_FORM = "recursion"
+
+
 def mesa_layer(q, k, v, lam):
+    return mesa_layer_solve(q, k, v, lam) if MESA_FORM == "solve" else mesa_layer_recursion(q, k, v, lam)
+
+
+def mesa_layer_solve(q, k, v, lam):
+    """Normal equations at every position, batched: q̃_t = (Σ_{t'≤t} k kᵀ + I/λ)⁻¹ q_t."""
+    b, h, t, d = q.shape
+    gram = torch.cumsum(k.unsqueeze(-1) * k.unsqueeze(-2), dim=2) \
+        + torch.eye(d, dtype=q.dtype) / lam.view(1, h, 1, 1, 1)
+    qt = torch.linalg.solve(gram, q.unsqueeze(-1)).squeeze(-1)
+    mask = torch.ones(t, t, dtype=torch.bool).tril()
+    a = (qt @ k.transpose(-1, -2)).masked_fill(~mask, 0.0)
+    return a @ v
+
+
+def mesa_layer_recursion(q, k, v, lam):
     """Sherman–Morrison recursion over positions: R_t = R_{t-1} − R_{t-1} k kᵀ R_{t-1} / (1 + kᵀ R_{t-1} k)."""
     b, h, t, d = q.shape
     r = (lam.view(1, h, 1, 1) * torch.eye(d, dtype=q.dtype)).expand(b, h, d, d)
@@ -218,16 +238,22 @@ def main():
     def report(what, variant, med, lo, hi, extra=""):
         rows.append((what, variant, med, lo, hi))
         print(f"{what:12s} {variant:8s} median {med:8.2f} ms  (range {lo:.2f}–{hi:.2f}) {extra}", flush=True)
+    global MESA_FORM
     for name in models():
         if only and name not in only:
             continue
-        med, lo, hi, _ = step_bench(name, False, a.repeats)
-        report(name, "eager", med, lo, hi)
-        if a.compile:
-            med, lo, hi, c = step_bench(name, True, a.repeats)
-            report(name, "compile", med, lo, hi, f"(compile {c:.1f} s)")
+        for form in (["recursion", "solve"] if "mesa" in name else ["recursion"]):
+            MESA_FORM = form
+            tag = "" if "mesa" not in name else ("-sm" if form == "recursion" else "-solve")
+            med, lo, hi, _ = step_bench(name, False, a.repeats)
+            report(name, "eager" + tag, med, lo, hi)
+            if a.compile:
+                med, lo, hi, c = step_bench(name, True, a.repeats)
+                report(name, "compile" + tag, med, lo, hi, f"(compile {c:.1f} s)")
     if not only or "mesa-alone" in only:
-        report("mesa-alone", "eager", *mesa_alone(a.repeats))
+        for form, tag in (("recursion", "-sm"), ("solve", "-solve")):
+            MESA_FORM = form
+            report("mesa-alone", "eager" + tag, *mesa_alone(a.repeats))
     if not only or "data" in only:
         g = torch.Generator().manual_seed(0)
         report("data", "eager", *median_ms(lambda: lds_batch(g), a.repeats))
