@@ -193,9 +193,10 @@ public final class Transformer: ParameterSet {
         for t in 0..<length {
             for i in 0..<(width / 2) {
                 let angle = Double(t) / Double.pow(10000, Double(2 * i) / Double(width))
+                let (sine, cosine) = (Double.sin(angle), Double.cos(angle))
                 for b in 0..<batch {
-                    pe[(b * length + t) * width + 2 * i] = Double.sin(angle)
-                    pe[(b * length + t) * width + 2 * i + 1] = Double.cos(angle)
+                    pe[(b * length + t) * width + 2 * i] = sine
+                    pe[(b * length + t) * width + 2 * i + 1] = cosine
                 }
             }
         }
