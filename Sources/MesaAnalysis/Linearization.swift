@@ -44,8 +44,8 @@ public enum Linearization {
         for step in 0..<settings.steps {
             let start = (step * batch) % max(bSize - batch + 1, 1)
             let rows = start..<(start + batch)
-            let out = student(Variable(slice(inputs, rows)), queryKeyInput: Variable(slice(queryKeyInputs, rows)))
-            let loss = halfSquaredError(out, slice(targets, rows))
+            let out = student(Variable(inputs.leading(rows)), queryKeyInput: Variable(queryKeyInputs.leading(rows)))
+            let loss = halfSquaredError(out, targets.leading(rows))
             loss.backward()
             let progress = Double(step) / Double(max(settings.steps - 1, 1))
             let lr = settings.learningRate * (0.1 + 0.9 * 0.5 * (1 + cos(Double.pi * progress)))
@@ -83,11 +83,4 @@ public enum Linearization {
         return (h, qk, out)
     }
 
-    /// Sequences `rows` of a [B, T, D] tensor.
-    static func slice(_ x: Tensor, _ rows: Range<Int>) -> Tensor {
-        let per = x.shape[1] * x.shape[2]
-        return x.withUnsafeBufferPointer(as: Double.self) { p in
-            Tensor(shape: [rows.count, x.shape[1], x.shape[2]], Array(p[(rows.lowerBound * per)..<(rows.upperBound * per)]))
-        }
-    }
 }

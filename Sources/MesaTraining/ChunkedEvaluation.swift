@@ -19,20 +19,8 @@ extension SequenceBatch {
     public func sequences(_ range: Range<Int>) -> SequenceBatch {
         precondition(range.lowerBound >= 0 && range.upperBound <= batchSize,
                      "sequences \(range) of a batch of \(batchSize)")
-        return SequenceBatch(inputs: Self.firstAxis(inputs, range), targets: Self.firstAxis(targets, range),
-                             lossMask: lossMask.map { Self.firstAxis($0, range) })
-    }
-
-    static func firstAxis(_ x: Tensor, _ range: Range<Int>) -> Tensor {
-        let per = x.shape.dropFirst().reduce(1, *)
-        func run<S: TensorScalar>(_: S.Type) -> Tensor {
-            Tensor(shape: [range.count] + x.shape.dropFirst(), of: S.self) { out in
-                x.withUnsafeBufferPointer(as: S.self) { src in
-                    _ = out.initialize(from: src[(range.lowerBound * per)..<(range.upperBound * per)])
-                }
-            }
-        }
-        return x.dtype == .float32 ? run(Float.self) : run(Double.self)
+        return SequenceBatch(inputs: inputs.leading(range), targets: targets.leading(range),
+                             lossMask: lossMask.map { $0.leading(range) })
     }
 }
 

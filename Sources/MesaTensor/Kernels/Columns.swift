@@ -65,3 +65,20 @@ public func concatColumns(_ parts: [Tensor]) -> Tensor {
     }
     return parts[0].dtype == .float32 ? run(Float.self) : run(Double.self)
 }
+
+extension Tensor {
+    /// x[range] along the first axis (sequences `range` of a [B, T, ·] batch), copied.
+    public func leading(_ range: Range<Int>) -> Tensor {
+        precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0],
+                     "leading \(range) out of bounds for shape \(shape)")
+        let per = shape.dropFirst().reduce(1, *)
+        func run<S: TensorScalar>(_: S.Type) -> Tensor {
+            Tensor(shape: [range.count] + shape.dropFirst(), of: S.self) { out in
+                withUnsafeBufferPointer(as: S.self) { src in
+                    _ = out.initialize(from: src[(range.lowerBound * per)..<(range.upperBound * per)])
+                }
+            }
+        }
+        return dtype == .float32 ? run(Float.self) : run(Double.self)
+    }
+}
