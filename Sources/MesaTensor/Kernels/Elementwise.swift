@@ -104,21 +104,11 @@ extension Tensor {
 
     /// Sum of squares of all elements, accumulated in Double.
     public func sumOfSquares() -> Double {
-        func run<S: TensorScalar>(_: S.Type) -> Double {
-            withUnsafeBufferPointer(as: S.self) { p in
-                // Four accumulators: vectorizes, and keeps the rounding error low.
-                var acc = SIMD4<Double>()
-                let n4 = p.count / 4 * 4
-                for i in stride(from: 0, to: n4, by: 4) {
-                    let d = SIMD4(Double(p[i]), Double(p[i + 1]), Double(p[i + 2]), Double(p[i + 3]))
-                    acc += d * d
-                }
-                var s = acc.sum()
-                for i in n4..<p.count { let d = Double(p[i]); s += d * d }
-                return s
-            }
-        }
-        return dtype == .float32 ? run(Float.self) : run(Double.self)
+        // Four running lanes (vectorizes, keeps the rounding error low); one mechanism with the
+        // piecewise sum of a held-out batch evaluated in chunks.
+        var sum = SumOfSquaresAccumulator()
+        sum.add(self)
+        return sum.total
     }
 
     public func mean() -> Double { sum() / Double(Swift.max(count, 1)) }
