@@ -1,9 +1,16 @@
 import RealModule
 
 // Element-wise kernels. Each public function checks shapes, picks the element type, and
-// runs one specialized, vectorized loop on the calling thread: these loops run at memory
-// speed (~0.04 ms for a [256, 50, 40] Float tensor here), faster than the hand-off to a
-// second thread, and a closure called through a thread pool would not be inlined.
+// runs one specialized, vectorized loop. A tensor of at least `elementwiseGrain` elements per
+// worker is cut into one contiguous chunk per worker (`Parallel.forChunks`): these loops run at
+// memory speed, and on the calling thread alone the residual adds, the activation clip and
+// the gradient accumulations of a softmax-7 step were ~7% of its CPU time with the other
+// core idle (BENCHMARKS.md, "Speed II — thread scaling"). Every element is computed by the
+// same expression whatever the split, so the bytes do not depend on the thread count.
+
+/// Elements per worker below which an element-wise loop stays on the calling thread (the
+/// hand-off to a second thread costs about as much as 64 Ki elements of a loop at memory speed).
+public let elementwiseGrain = 1 << 16
 
 @inline(__always)
 func checkSame(_ a: Tensor, _ b: Tensor, _ op: String) {
@@ -11,12 +18,21 @@ func checkSame(_ a: Tensor, _ b: Tensor, _ op: String) {
     precondition(a.dtype == b.dtype, "\(op): dtypes \(a.dtype) and \(b.dtype) differ")
 }
 
+/// Runs `body` on 0..<count: in one call below `elementwiseGrain` elements per worker, else in
+/// one contiguous chunk per worker.
+@inline(__always)
+func forElementChunks(_ count: Int, _ body: (Range<Int>) -> Void) {
+    if count < 2 * elementwiseGrain || Parallel.workers == 1 { body(0..<count) } else {
+        Parallel.forChunks(count, grain: elementwiseGrain, body)
+    }
+}
+
 /// out[i] = f(x[i]) with f specialized per element type.
 @inline(__always)
 func unary<S: TensorScalar>(_ x: Tensor, _: S.Type, _ f: (S) -> S) -> Tensor {
     Tensor(shape: x.shape, of: S.self) { out in
         x.withUnsafeBufferPointer(as: S.self) { xp in
-            for i in 0..<xp.count { out[i] = f(xp[i]) }
+            forElementChunks(xp.count) { r in for i in r { out[i] = f(xp[i]) } }
         }
     }
 }
@@ -27,7 +43,7 @@ func binary<S: TensorScalar>(_ a: Tensor, _ b: Tensor, _: S.Type, _ f: (S, S) ->
     Tensor(shape: a.shape, of: S.self) { out in
         a.withUnsafeBufferPointer(as: S.self) { ap in
             b.withUnsafeBufferPointer(as: S.self) { bp in
-                for i in 0..<ap.count { out[i] = f(ap[i], bp[i]) }
+                forElementChunks(ap.count) { r in for i in r { out[i] = f(ap[i], bp[i]) } }
             }
         }
     }
@@ -41,7 +57,7 @@ func ternary<S: TensorScalar>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _: S.Type,
         a.withUnsafeBufferPointer(as: S.self) { ap in
             b.withUnsafeBufferPointer(as: S.self) { bp in
                 c.withUnsafeBufferPointer(as: S.self) { cp in
-                    for i in 0..<ap.count { out[i] = f(ap[i], bp[i], cp[i]) }
+                    forElementChunks(ap.count) { r in for i in r { out[i] = f(ap[i], bp[i], cp[i]) } }
                 }
             }
         }
@@ -76,9 +92,15 @@ extension Tensor {
         checkSame(self, other, "addScaled")
         func run<S: TensorScalar>(_: S.Type) {
             let c = S(s)
+            guard isKnownUniquelyReferenced(&storage) else {
+                // Shared storage (a gradient handed to two inputs): one pass into a fresh buffer,
+                // not a copy and then the sum. The same expression, so the same bits.
+                self = binary(self, other, S.self) { a, b in a + c * b }
+                return
+            }
             other.withUnsafeBufferPointer(as: S.self) { op in
                 withUnsafeMutableBufferPointer(as: S.self) { sp in
-                    for i in 0..<sp.count { sp[i] += c * op[i] }
+                    forElementChunks(sp.count) { r in for i in r { sp[i] += c * op[i] } }
                 }
             }
         }
