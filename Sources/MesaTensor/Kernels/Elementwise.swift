@@ -1,12 +1,14 @@
 import RealModule
 
-// Element-wise kernels. Each public function checks shapes, picks the element type, and
-// runs one specialized, vectorized loop. A tensor of at least `elementwiseGrain` elements per
-// worker is cut into one contiguous chunk per worker (`Parallel.forChunks`): these loops run at
-// memory speed, and on the calling thread alone the residual adds, the activation clip and
-// the gradient accumulations of a softmax-7 step were ~7% of its CPU time with the other
-// core idle (BENCHMARKS.md, "Speed II — thread scaling"). Every element is computed by the
-// same expression whatever the split, so the bytes do not depend on the thread count.
+// Element-wise kernels. Each public function checks shapes, picks the element type, and runs
+// one specialized, vectorized loop. A tensor of at least `elementwiseGrain` elements per worker
+// is cut into one contiguous chunk per worker (`Parallel.forChunks`): on the calling thread
+// alone, the residual adds, the activation clip and the gradient accumulations were ~5% of a
+// two-thread softmax-7 step's CPU time with the other core waiting (BENCHMARKS.md, "Speed II —
+// thread scaling"). The operation is a type (`ElementOp1`, `ElementOp2`), not a closure value:
+// a closure captured by the closure that runs on a worker is not inlined, and the loop would
+// call it per element (3x the CPU time, measured). Every element is computed by the same
+// expression whatever the split, so the bytes do not depend on the thread count.
 
 /// Elements per worker below which an element-wise loop stays on the calling thread (the
 /// hand-off to a second thread costs about as much as 64 Ki elements of a loop at memory speed).
@@ -18,6 +20,18 @@ func checkSame(_ a: Tensor, _ b: Tensor, _ op: String) {
     precondition(a.dtype == b.dtype, "\(op): dtypes \(a.dtype) and \(b.dtype) differ")
 }
 
+/// y = op(x) for one element.
+protocol ElementOp1 {
+    associatedtype S: TensorScalar
+    func callAsFunction(_ x: S) -> S
+}
+
+/// y = op(a, b) for one element.
+protocol ElementOp2 {
+    associatedtype S: TensorScalar
+    func callAsFunction(_ a: S, _ b: S) -> S
+}
+
 /// Runs `body` on 0..<count: in one call below `elementwiseGrain` elements per worker, else in
 /// one contiguous chunk per worker.
 @inline(__always)
@@ -27,39 +41,61 @@ func forElementChunks(_ count: Int, _ body: (Range<Int>) -> Void) {
     }
 }
 
-/// out[i] = f(x[i]) with f specialized per element type.
+/// out[i] = op(x[i]).
+@inline(__always)
+func elementwise<Op: ElementOp1>(_ x: Tensor, _ op: Op) -> Tensor {
+    Tensor(shape: x.shape, of: Op.S.self) { out in
+        x.withUnsafeBufferPointer(as: Op.S.self) { xp in
+            forElementChunks(xp.count) { r in for i in r { out[i] = op(xp[i]) } }
+        }
+    }
+}
+
+/// out[i] = op(a[i], b[i]).
+@inline(__always)
+func elementwise<Op: ElementOp2>(_ a: Tensor, _ b: Tensor, _ op: Op) -> Tensor {
+    Tensor(shape: a.shape, of: Op.S.self) { out in
+        a.withUnsafeBufferPointer(as: Op.S.self) { ap in
+            b.withUnsafeBufferPointer(as: Op.S.self) { bp in
+                forElementChunks(ap.count) { r in for i in r { out[i] = op(ap[i], bp[i]) } }
+            }
+        }
+    }
+}
+
+struct AddOp<S: TensorScalar>: ElementOp2 { @inline(__always) func callAsFunction(_ a: S, _ b: S) -> S { a + b } }
+struct SubtractOp<S: TensorScalar>: ElementOp2 { @inline(__always) func callAsFunction(_ a: S, _ b: S) -> S { a - b } }
+struct MultiplyOp<S: TensorScalar>: ElementOp2 { @inline(__always) func callAsFunction(_ a: S, _ b: S) -> S { a * b } }
+/// a + c·b (`addScaled`).
+struct AddScaledOp<S: TensorScalar>: ElementOp2 {
+    let c: S
+    @inline(__always) func callAsFunction(_ a: S, _ b: S) -> S { a + c * b }
+}
+struct ScaleOp<S: TensorScalar>: ElementOp1 {
+    let s: S
+    @inline(__always) func callAsFunction(_ x: S) -> S { s * x }
+}
+struct ClipOp<S: TensorScalar>: ElementOp1 {
+    let c: S
+    @inline(__always) func callAsFunction(_ x: S) -> S { Swift.min(Swift.max(x, -c), c) }
+}
+/// (g, x) ↦ g where |x| < c, else 0.
+struct ClipBackwardOp<S: TensorScalar>: ElementOp2 {
+    let c: S
+    @inline(__always) func callAsFunction(_ g: S, _ x: S) -> S { abs(x) < c ? g : 0 }
+}
+struct GeluOp<S: TensorScalar>: ElementOp1 { @inline(__always) func callAsFunction(_ x: S) -> S { geluValue(x) } }
+/// (g, x) ↦ g·gelu′(x).
+struct GeluBackwardOp<S: TensorScalar>: ElementOp2 {
+    @inline(__always) func callAsFunction(_ g: S, _ x: S) -> S { g * geluDerivative(x) }
+}
+
+/// out[i] = f(x[i]) on the calling thread (analysis helpers).
 @inline(__always)
 func unary<S: TensorScalar>(_ x: Tensor, _: S.Type, _ f: (S) -> S) -> Tensor {
     Tensor(shape: x.shape, of: S.self) { out in
         x.withUnsafeBufferPointer(as: S.self) { xp in
-            forElementChunks(xp.count) { r in for i in r { out[i] = f(xp[i]) } }
-        }
-    }
-}
-
-/// out[i] = f(a[i], b[i]).
-@inline(__always)
-func binary<S: TensorScalar>(_ a: Tensor, _ b: Tensor, _: S.Type, _ f: (S, S) -> S) -> Tensor {
-    Tensor(shape: a.shape, of: S.self) { out in
-        a.withUnsafeBufferPointer(as: S.self) { ap in
-            b.withUnsafeBufferPointer(as: S.self) { bp in
-                forElementChunks(ap.count) { r in for i in r { out[i] = f(ap[i], bp[i]) } }
-            }
-        }
-    }
-}
-
-/// out[i] = f(a[i], b[i], c[i]).
-@inline(__always)
-func ternary<S: TensorScalar>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _: S.Type,
-                              _ f: (S, S, S) -> S) -> Tensor {
-    Tensor(shape: a.shape, of: S.self) { out in
-        a.withUnsafeBufferPointer(as: S.self) { ap in
-            b.withUnsafeBufferPointer(as: S.self) { bp in
-                c.withUnsafeBufferPointer(as: S.self) { cp in
-                    forElementChunks(ap.count) { r in for i in r { out[i] = f(ap[i], bp[i], cp[i]) } }
-                }
-            }
+            for i in 0..<xp.count { out[i] = f(xp[i]) }
         }
     }
 }
@@ -67,22 +103,22 @@ func ternary<S: TensorScalar>(_ a: Tensor, _ b: Tensor, _ c: Tensor, _: S.Type,
 extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         checkSame(a, b, "+")
-        return a.dtype == .float32 ? binary(a, b, Float.self, +) : binary(a, b, Double.self, +)
+        return a.dtype == .float32 ? elementwise(a, b, AddOp<Float>()) : elementwise(a, b, AddOp<Double>())
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         checkSame(a, b, "-")
-        return a.dtype == .float32 ? binary(a, b, Float.self, -) : binary(a, b, Double.self, -)
+        return a.dtype == .float32 ? elementwise(a, b, SubtractOp<Float>()) : elementwise(a, b, SubtractOp<Double>())
     }
 
     /// Element-wise (Hadamard) product.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         checkSame(a, b, "*")
-        return a.dtype == .float32 ? binary(a, b, Float.self, *) : binary(a, b, Double.self, *)
+        return a.dtype == .float32 ? elementwise(a, b, MultiplyOp<Float>()) : elementwise(a, b, MultiplyOp<Double>())
     }
 
     public static func * (s: Double, x: Tensor) -> Tensor {
-        x.dtype == .float32 ? unary(x, Float.self) { Float(s) * $0 } : unary(x, Double.self) { s * $0 }
+        x.dtype == .float32 ? elementwise(x, ScaleOp(s: Float(s))) : elementwise(x, ScaleOp(s: s))
     }
 
     public static prefix func - (x: Tensor) -> Tensor { -1 * x }
@@ -91,16 +127,16 @@ extension Tensor {
     public mutating func addScaled(_ other: Tensor, _ s: Double = 1) {
         checkSame(self, other, "addScaled")
         func run<S: TensorScalar>(_: S.Type) {
-            let c = S(s)
+            let op = AddScaledOp(c: S(s))
             guard isKnownUniquelyReferenced(&storage) else {
                 // Shared storage (a gradient handed to two inputs): one pass into a fresh buffer,
                 // not a copy and then the sum. The same expression, so the same bits.
-                self = binary(self, other, S.self) { a, b in a + c * b }
+                self = elementwise(self, other, op)
                 return
             }
-            other.withUnsafeBufferPointer(as: S.self) { op in
-                withUnsafeMutableBufferPointer(as: S.self) { sp in
-                    forElementChunks(sp.count) { r in for i in r { sp[i] += c * op[i] } }
+            other.withUnsafeBufferPointer(as: S.self) { bp in
+                withUnsafeMutableBufferPointer(as: S.self) { ap in
+                    forElementChunks(ap.count) { r in for i in r { ap[i] = op(ap[i], bp[i]) } }
                 }
             }
         }
@@ -140,16 +176,16 @@ extension Tensor {
 
 public func clip(_ x: Tensor, _ c: Double) -> Tensor {
     x.dtype == .float32
-        ? unary(x, Float.self) { Swift.min(Swift.max($0, -Float(c)), Float(c)) }
-        : unary(x, Double.self) { Swift.min(Swift.max($0, -c), c) }
+        ? elementwise(x, ClipOp(c: Float(c)))
+        : elementwise(x, ClipOp(c: c))
 }
 
 /// dL/dx = dL/dy where |x| < c, else 0.
 public func clipBackward(_ dy: Tensor, _ x: Tensor, _ c: Double) -> Tensor {
     checkSame(dy, x, "clipBackward")
     return x.dtype == .float32
-        ? binary(dy, x, Float.self) { g, v in abs(v) < Float(c) ? g : 0 }
-        : binary(dy, x, Double.self) { g, v in abs(v) < c ? g : 0 }
+        ? elementwise(dy, x, ClipBackwardOp(c: Float(c)))
+        : elementwise(dy, x, ClipBackwardOp(c: c))
 }
 
 // MARK: - GELU (tanh form, as in GPT-2 and JAX's default)
@@ -175,14 +211,14 @@ public func geluValueAndDerivative<S: TensorScalar>(_ x: S) -> (value: S, deriva
 }
 
 public func gelu(_ x: Tensor) -> Tensor {
-    x.dtype == .float32 ? unary(x, Float.self, geluValue) : unary(x, Double.self, geluValue)
+    x.dtype == .float32 ? elementwise(x, GeluOp<Float>()) : elementwise(x, GeluOp<Double>())
 }
 
 public func geluBackward(_ dy: Tensor, _ x: Tensor) -> Tensor {
     checkSame(dy, x, "geluBackward")
     return x.dtype == .float32
-        ? binary(dy, x, Float.self) { g, v in g * geluDerivative(v) }
-        : binary(dy, x, Double.self) { g, v in g * geluDerivative(v) }
+        ? elementwise(dy, x, GeluBackwardOp<Float>())
+        : elementwise(dy, x, GeluBackwardOp<Double>())
 }
 
 // MARK: - Row-broadcast bias: y[r, c] = x[r, c] + b[c]
