@@ -7,7 +7,7 @@ import RealModule
 // two-thread softmax-7 step's CPU time with the other core waiting (BENCHMARKS.md, "Speed II —
 // thread scaling"). The operation is a type (`ElementOp1`, `ElementOp2`), not a closure value:
 // a closure captured by the closure that runs on a worker is not inlined, and the loop would
-// call it per element (3x the CPU time, measured). Every element is computed by the same
+// call it per element (2.5x the CPU time, measured). Every element is computed by the same
 // expression whatever the split, so the bytes do not depend on the thread count.
 
 /// Elements per worker below which an element-wise loop stays on the calling thread (the
