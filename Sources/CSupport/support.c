@@ -25,7 +25,31 @@ const char *mesa_preferred_openblas_core(void) {
 
 #if defined(__linux__)
 #include <unistd.h>
+#include <dlfcn.h>
 #endif
+
+int mesa_blas_server_threads_running(void) {
+#if defined(__linux__)
+    const int *avail = (const int *)dlsym(RTLD_DEFAULT, "blas_server_avail");
+    return avail ? (*avail != 0) : -1;
+#else
+    return -1;
+#endif
+}
+
+int mesa_stop_idle_blas_threads(void) {
+#if defined(__linux__)
+    /* OpenBLAS's own shutdown (what it runs before a fork): wakes its server threads with an
+       exit request, joins them and marks the server unavailable, so that a later threaded
+       call would start it again. */
+    int (*shutdown)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    if (!shutdown || mesa_blas_server_threads_running() != 1) return 0;
+    shutdown();
+    return 1;
+#else
+    return 0;
+#endif
+}
 
 void mesa_reexec_self(char **argv) {
 #if defined(__linux__)

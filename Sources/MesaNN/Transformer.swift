@@ -189,14 +189,39 @@ public final class Transformer: ParameterSet {
     /// PE[t, 2i] = sin(t / 10000^{2i/w}), PE[t, 2i+1] = cos(t / 10000^{2i/w}), tiled over
     /// the batch: [B, T, w].
     public func sinusoidalEncoding(batch: Int, length: Int, width: Int) -> Tensor {
-        var pe = [Double](repeating: 0, count: batch * length * width)
+        // The [T, width] table once (sin and cos once per (t, i), converted to the model's dtype
+        // once), then its bytes copied for every sequence: the same values as writing every
+        // sequence's rows from Double (a 1.6% serial stretch of full-mesa's 1-step run, with a
+        // fresh [B, T, width] Double array per forward; BENCHMARKS.md, stop 10).
+        var table = [Double](repeating: 0, count: length * width)
         for t in 0..<length {
             for i in 0..<(width / 2) {
                 let angle = Double(t) / Double.pow(10000, Double(2 * i) / Double(width))
-                let (sine, cosine) = (Double.sin(angle), Double.cos(angle))
-                for b in 0..<batch {
-                    pe[(b * length + t) * width + 2 * i] = sine
-                    pe[(b * length + t) * width + 2 * i + 1] = cosine
+                table[t * width + 2 * i] = Double.sin(angle)
+                table[t * width + 2 * i + 1] = Double.cos(angle)
+            }
+        }
+        let rows = Tensor(shape: [length, width], table, dtype: dtype)
+        func tiled<S: TensorScalar>(_: S.Type) -> Tensor {
+            rows.withUnsafeBufferPointer(as: S.self) { row in
+                Tensor(shape: [batch, length, width], of: S.self) { out in
+                    for b in 0..<batch { (out.baseAddress! + b * row.count).update(from: row.baseAddress!, count: row.count) }
+                }
+            }
+        }
+        return dtype == .float32 ? tiled(Float.self) : tiled(Double.self)
+    }
+
+    /// The encoding as first written: every (sequence, position, i) from the formula in Double,
+    /// converted at the end (the reference `sinusoidalEncoding` is tested against).
+    public func referenceSinusoidalEncoding(batch: Int, length: Int, width: Int) -> Tensor {
+        var pe = [Double](repeating: 0, count: batch * length * width)
+        for b in 0..<batch {
+            for t in 0..<length {
+                for i in 0..<(width / 2) {
+                    let angle = Double(t) / Double.pow(10000, Double(2 * i) / Double(width))
+                    pe[(b * length + t) * width + 2 * i] = Double.sin(angle)
+                    pe[(b * length + t) * width + 2 * i + 1] = Double.cos(angle)
                 }
             }
         }

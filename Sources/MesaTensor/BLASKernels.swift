@@ -17,6 +17,13 @@ public enum BLASKernels {
     /// "Haswell"), or nil.
     public static var preferredCore: String? { mesa_preferred_openblas_core().map { String(cString: $0) } }
 
+    /// Whether OpenBLAS's server threads are running (nil: this OpenBLAS has none to ask about).
+    /// False once `Parallel.configure()` has run: mesa never asks BLAS for threads.
+    public static var serverThreadsRunning: Bool? {
+        let r = mesa_blas_server_threads_running()
+        return r < 0 ? nil : r == 1
+    }
+
     /// Kernel families at least as fast as the preferred ones for single-precision GEMM.
     static let goodCores: Set<String> = ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"]
 
@@ -30,9 +37,13 @@ public enum BLASKernels {
     /// Call first thing in a command-line tool: if `shouldChooseBetterKernels`, restarts the
     /// process with `OPENBLAS_CORETYPE` set to the preferred kernels (same executable, same
     /// arguments). Returns normally when nothing needs to change or the restart fails.
+    /// Then (no restart needed, or it failed) makes BLAS single-threaded and stops OpenBLAS's
+    /// idle server threads at once rather than at the first kernel (`Parallel.configure()`).
     public static func restartWithBetterKernelsIfNeeded() {
-        guard shouldChooseBetterKernels, let preferred = preferredCore else { return }
-        setenv("OPENBLAS_CORETYPE", preferred, 1)
-        mesa_reexec_self(CommandLine.unsafeArgv)
+        if shouldChooseBetterKernels, let preferred = preferredCore {
+            setenv("OPENBLAS_CORETYPE", preferred, 1)
+            mesa_reexec_self(CommandLine.unsafeArgv)
+        }
+        Parallel.configure()
     }
 }

@@ -15,6 +15,7 @@ public enum Parallel {
     /// Number of worker threads: the cores, or MESA_THREADS when set, or the count of the innermost
     /// `withWorkers` scope in progress.
     public static var workers: Int {
+        if pthread_getspecific(serialKey) != nil { return 1 }
         overrideLock.lock()
         defer { overrideLock.unlock() }
         return override ?? defaultWorkers
@@ -51,6 +52,23 @@ public enum Parallel {
     private static let overrideLock = NSLock()
     nonisolated(unsafe) private static var override: Int?
 
+    /// Runs `body` with every kernel it calls on this thread running inline, on one worker,
+    /// whatever `workers` is on other threads: for a caller that spreads independent pieces of
+    /// work (held-out evaluation chunks) over the cores itself. Results are the same bits either way.
+    public static func serially<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, previous) }
+        return try body()
+    }
+
+    /// Thread-local flag behind `serially` (non-nil: this thread's kernels use one worker).
+    private static let serialKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
     /// Fixed number of partial sums for reductions over rows (independent of `workers`).
     public static let reductionParts = 4
 
@@ -59,7 +77,14 @@ public enum Parallel {
         // A training step frees and reallocates the same large buffers every step; fresh
         // pages from mmap would cost a page fault per 4 KiB (several ms a step at B = 256).
         mesa_keep_freed_memory()
+        // Nothing asks OpenBLAS for threads, so its server threads would only spin (BENCHMARKS.md,
+        // "time to first step, stop 10": 9% of a 1-step hybrid-mesa run's CPU samples).
+        mesa_stop_idle_blas_threads()
     }()
+
+    /// Makes BLAS single-threaded now and stops OpenBLAS's idle threads (command-line tools call
+    /// it first thing; kernels do it on first use anyway).
+    public static func configure() { _ = configureBLAS }
 
     /// Runs `body(i)` for every i in 0..<n, spread over the workers.
     @inlinable

@@ -1,3 +1,4 @@
+import Foundation
 import MesaNN
 import MesaTasks
 import MesaTensor
@@ -26,21 +27,64 @@ extension SequenceBatch {
 
 extension NextStatePrediction {
     /// `loss(on: batch).value.item` without gradients, the model run on `chunk` sequences at a
-    /// time: the same bits (see above), one chunk's activations in memory instead of the batch's.
+    /// time: the same bits (see above), one chunk's activations in memory per worker instead of
+    /// the batch's. With several workers the chunks' forwards run side by side, one per worker
+    /// and each on one thread (`Parallel.serially`), instead of one after another with every
+    /// kernel split over the workers: the chunks are independent, so the serial stretches of one
+    /// forward (allocation, whole-tensor operations on the calling thread, the waits at the end of
+    /// every split kernel) overlap with another chunk's work. A kernel computes the same bits on
+    /// any number of threads, and the squared errors are summed in chunk order afterwards.
     public func heldOutLoss(on batch: SequenceBatch, chunk: Int) -> Double {
         let b = batch.batchSize
         let step = max(1, chunk)
         if step >= b { return Variable.withoutGradients { loss(on: batch).value.item } }
-        var sum: HalfSquaredErrorAccumulator?
-        for start in stride(from: 0, to: b, by: step) {
-            let piece = batch.sequences(start..<min(start + step, b))
-            let prediction = Variable.withoutGradients { model(tokens.tokens(from: piece.inputs)).value }
-            if sum == nil {
-                sum = HalfSquaredErrorAccumulator(rows: batch.targets.matrixShape.rows, dtype: prediction.dtype,
-                                                  weights: batch.lossMask)
-            }
-            sum!.add(prediction, piece.targets)
-        }
-        return sum!.value
+        let ranges = stride(from: 0, to: b, by: step).map { $0..<min($0 + step, b) }
+        let predictions = chunkPredictions(batch, ranges, lanes: min(Parallel.workers, ranges.count))
+        var sum = HalfSquaredErrorAccumulator(rows: batch.targets.matrixShape.rows, dtype: predictions[0].dtype,
+                                              weights: batch.lossMask)
+        for (range, prediction) in zip(ranges, predictions) { sum.add(prediction, batch.targets.leading(range)) }
+        return sum.value
     }
+
+    /// The model's predictions for `ranges` of the batch, without gradients: in order on this
+    /// thread (`lanes` 1), or taken one at a time by `lanes` threads that each run a whole
+    /// forward on one worker.
+    func chunkPredictions(_ batch: SequenceBatch, _ ranges: [Range<Int>], lanes: Int) -> [Tensor] {
+        func predict(_ range: Range<Int>) -> Tensor {
+            Variable.withoutGradients { model(tokens.tokens(from: batch.inputs.leading(range))).value }
+        }
+        if lanes <= 1 { return ranges.map(predict) }
+        let results = ChunkResults(count: ranges.count)
+        DispatchQueue.concurrentPerform(iterations: lanes) { _ in
+            Parallel.serially {
+                while let i = results.claim() { results.store(predict(ranges[i]), at: i) }
+            }
+        }
+        return results.all()
+    }
+}
+
+/// The chunks of one evaluation: which is next, and each one's prediction once done.
+private final class ChunkResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var tensors: [Tensor?]
+
+    init(count: Int) { tensors = Array(repeating: nil, count: count) }
+
+    func claim() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < tensors.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func store(_ t: Tensor, at i: Int) {
+        lock.lock()
+        tensors[i] = t
+        lock.unlock()
+    }
+
+    func all() -> [Tensor] { tensors.map { $0! } }
 }

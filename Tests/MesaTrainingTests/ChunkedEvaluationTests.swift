@@ -59,3 +59,46 @@ import MesaTraining
         #expect(after != before)
     }
 }
+
+/// Chunks evaluated side by side, one per worker (issue 14, time to the first step, stop 10):
+/// the whole batch's bits for 1, 2 and 3 workers, chunk counts that do and do not divide
+/// among them, and the mesa-layer and softmax models.
+@Suite struct SideBySideChunkTests {
+    @Test(arguments: ["hybrid-mesa", "full-mesa", "softmax-7", "linear-2"])
+    func sideBySideIsTheWholeBatchBitForBit(preset: String) throws {
+        var c = try Presets.config(preset)
+        c.evalBatchSize = 11
+        c.length = 16
+        let trainer = try Trainer(config: c)
+        let objective = try #require(trainer.objective as? NextStatePrediction)
+        let batch = trainer.testBatch
+        let whole = ChunkedEvaluationTests.wholeBatchLoss(objective, batch)
+        #expect(whole.isFinite && whole > 0.05 && whole < 50)
+        for workers in [1, 2, 3] {
+            for chunk in [1, 3, 4, 6] {
+                let loss = Parallel.withWorkers(workers) { objective.heldOutLoss(on: batch, chunk: chunk) }
+                #expect(loss.bitPattern == whole.bitPattern, "\(preset), \(workers) workers, chunk \(chunk): \(loss) vs \(whole)")
+            }
+        }
+    }
+
+    /// A trainer's evaluation and a 3-step run's bytes do not depend on the workers either.
+    @Test func trainerEvaluationIsTheSameOnOneAndTwoWorkers() throws {
+        var c = try Presets.config("full-mesa")
+        (c.steps, c.batchSize, c.length, c.evalBatchSize) = (2, 6, 12, 20)
+        (c.schedule.warmupSteps, c.schedule.peak) = (1, 1e-2)
+        func losses(_ workers: Int) throws -> [UInt64] {
+            try Parallel.withWorkers(workers) {
+                let trainer = try Trainer(config: c)
+                var out = [trainer.evaluate().bitPattern]
+                _ = try trainer.trainStep()
+                _ = try trainer.trainStep()
+                out.append(trainer.evaluate().bitPattern)
+                return out
+            }
+        }
+        let one = try losses(1), two = try losses(2)
+        #expect(one == two)
+        #expect(one[0] != one[1])
+    }
+}

@@ -16,6 +16,16 @@ const char *mesa_preferred_openblas_core(void);
 /// (Linux: /proc/self/exe). Returns only if that fails.
 void mesa_reexec_self(char **argv);
 
+/// Stops OpenBLAS's idle server threads, if this OpenBLAS has them (found with dlsym; a no-op
+/// otherwise). A threaded OpenBLAS starts one server thread per extra core when it loads, and
+/// each spins on sched_yield for about 2^28 cycles (0.13 s at 2 GHz) before it sleeps: on a
+/// 2-core machine it takes a core from the first 0.13 s of every process although mesa keeps
+/// BLAS single-threaded. OpenBLAS starts them again if it is ever asked for more threads.
+/// Returns 1 when it stopped them, 0 when there was nothing to stop.
+int mesa_stop_idle_blas_threads(void);
+/// Whether OpenBLAS's server threads are running: 1 yes, 0 no, -1 unknown (no such symbol).
+int mesa_blas_server_threads_running(void);
+
 /// Counts one tensor buffer of `bytes` bytes (called by every TensorStorage allocation; atomic).
 void mesa_count_tensor_allocation(long bytes);
 /// Tensor buffers allocated since the process started, and their bytes.
