@@ -65,7 +65,8 @@ struct ScorePanels<S: TensorScalar> {
 /// Forward of one head; the weights A go to `record.weights` when given (64-byte aligned).
 @inline(__always)
 func scoreCoreForward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, out: UnsafeMutablePointer<S>, outStride: Int,
-                                       scratch: UnsafeMutablePointer<S>, weights: UnsafeMutablePointer<S>?) {
+                                       scratch: UnsafeMutablePointer<S>, weights: UnsafeMutablePointer<S>?,
+                                       wide: Bool = ScoreKernels.wide) {
     let t = h.length
     let p = ScorePanels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
     let a = weights ?? p.a
@@ -73,9 +74,9 @@ func scoreCoreForward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, out: Uns
     gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
     gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows)
     let scale: S = softmax ? 1 / S(h.keySize).squareRoot() : 1
-    causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: a)
-    if softmax { causalSoftmaxRows(a, t) }
-    causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result)
+    causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: a, wide: wide)
+    if softmax { causalSoftmaxRows(a, t, wide: wide) }
+    causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result, wide: wide)
     scatterRows(p.result, rows: t, width: h.valueSize, into: out, stride: outStride)
 }
 
@@ -83,7 +84,8 @@ func scoreCoreForward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, out: Uns
 /// (else they are recomputed).
 @inline(__always)
 func scoreCoreBackward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: UnsafePointer<S>, doutStride: Int,
-                                        grad: HeadView<S>, scratch: UnsafeMutablePointer<S>, weights: UnsafePointer<S>?) {
+                                        grad: HeadView<S>, scratch: UnsafeMutablePointer<S>, weights: UnsafePointer<S>?,
+                                        wide: Bool = ScoreKernels.wide) {
     let t = h.length
     let p = ScorePanels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
     let scale: S = softmax ? 1 / S(h.keySize).squareRoot() : 1
@@ -93,24 +95,24 @@ func scoreCoreBackward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: U
         a = weights
     } else {
         gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
-        causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: p.a)
-        if softmax { causalSoftmaxRows(p.a, t) }
+        causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: p.a, wide: wide)
+        if softmax { causalSoftmaxRows(p.a, t, wide: wide) }
         a = UnsafePointer(p.a)
     }
     // dA = tril(dO Vᵀ); for softmax dS = A ⊙ (dA − rowsum(A ⊙ dA)).
     gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows)
     gatherTransposed(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vT)
-    causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA)
-    if softmax { causalSoftmaxBackwardRows(a, p.dA, t) }
+    causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA, wide: wide)
+    if softmax { causalSoftmaxBackwardRows(a, p.dA, t, wide: wide) }
     // dV = Aᵀ dO
-    causalMixTransposed(a, p.gRows, length: t, width: h.valueSize, into: p.result)
+    causalMixTransposed(a, p.gRows, length: t, width: h.valueSize, into: p.result, wide: wide)
     scatterRows(p.result, rows: t, width: h.valueSize, into: grad.v, stride: grad.vStride)
     // dQ = dS K (· scale)
     gatherRows(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kRows)
-    causalMix(p.dA, p.kRows, length: t, width: h.keySize, into: p.result)
+    causalMix(p.dA, p.kRows, length: t, width: h.keySize, into: p.result, wide: wide)
     scatterRows(p.result, rows: t, width: h.keySize, scale: scale, into: grad.q, stride: grad.qkStride)
     // dK = dSᵀ Q (· scale)
-    causalMixTransposed(p.dA, p.qRows, length: t, width: h.keySize, into: p.result)
+    causalMixTransposed(p.dA, p.qRows, length: t, width: h.keySize, into: p.result, wide: wide)
     scatterRows(p.result, rows: t, width: h.keySize, scale: scale, into: grad.k, stride: grad.qkStride)
 }
 

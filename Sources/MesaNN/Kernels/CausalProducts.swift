@@ -1,3 +1,4 @@
+import CSupport
 import MesaTensor
 
 // Register-blocked kernels for the three small products every causal attention needs, on
@@ -99,7 +100,11 @@ func scatterRows<S: TensorScalar>(_ src: UnsafePointer<S>, rows t: Int, width d:
 /// S[t][t'] = scale · x_tᵀ y_{t'} for t' ≤ t, 0 otherwise. x: rows [T][dp]; yT: [d][tp].
 @inline(__always)
 func causalScores<S: TensorScalar>(x: UnsafePointer<S>, yT: UnsafePointer<S>, length t: Int, width d: Int,
-                                   scale: S, into out: UnsafeMutablePointer<S>) {
+                                   scale: S, into out: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_scores(asFloat(x), asFloat(yT), t, d, unsafeBitCast(scale, to: Float.self), asFloat(out))
+        return
+    }
     let dp = roundUp8(d), tp = roundUp8(t)
     var t0 = 0
     while t0 < t {
@@ -155,7 +160,11 @@ func causalScores<S: TensorScalar>(x: UnsafePointer<S>, yT: UnsafePointer<S>, le
 /// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'}: A [T][tp] (zero above the diagonal), v rows [T][dp].
 @inline(__always)
 func causalMix<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, length t: Int, width d: Int,
-                                into out: UnsafeMutablePointer<S>) {
+                                into out: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_mix(asFloat(a), asFloat(v), t, d, asFloat(out))
+        return
+    }
     let dp = roundUp8(d), tp = roundUp8(t)
     var t0 = 0
     while t0 < t {
@@ -197,7 +206,11 @@ func causalMix<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, le
 /// out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of `causalMix` (A [T][tp], g rows [T][dp]).
 @inline(__always)
 func causalMixTransposed<S: TensorScalar>(_ a: UnsafePointer<S>, _ g: UnsafePointer<S>, length t: Int, width d: Int,
-                                          into out: UnsafeMutablePointer<S>) {
+                                          into out: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_mix_transposed(asFloat(a), asFloat(g), t, d, asFloat(out))
+        return
+    }
     let dp = roundUp8(d), tp = roundUp8(t)
     var t0 = 0
     while t0 < t {
