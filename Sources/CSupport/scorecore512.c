@@ -268,6 +268,52 @@ MESA_AVX512 void mesa512_causal_softmax_backward_rows(const float *a, float *dA,
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The head panels' gathers and scatters (copies, and a multiplication by `scale` as the Swift
+// kernels do): masked loads and stores instead of element-by-element tails, and a gather
+// instruction for the transposed panel instead of one scalar load and store per element.
+
+/// dst[r][i] = src[r·stride + i] for i < d, zero for d ≤ i < dp.
+MESA_AVX512 void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst) {
+    const long dp = ru8(d);
+    for (long r = 0; r < t; r++)
+        for (long c = 0; c < dp; c += 16)
+            _mm512_mask_storeu_ps(dst + r * dp + c, lanes(dp - c), _mm512_maskz_loadu_ps(lanes(d - c), src + r * stride + c));
+}
+
+/// dst[i][r] = src[r·stride + i], zero for T ≤ r < tp.
+MESA_AVX512 void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst) {
+    const long tp = ru8(t);
+    if (stride > 0x7FFFFFFF / 16) {  // row offsets past 32-bit gather indices: plain copies
+        for (long i = 0; i < d; i++) {
+            for (long r = 0; r < t; r++) dst[i * tp + r] = src[r * stride + i];
+            for (long r = t; r < tp; r++) dst[i * tp + r] = 0;
+        }
+        return;
+    }
+    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32((int)stride));
+    for (long r0 = 0; r0 < tp; r0 += 16) {
+        const __mmask16 rows = lanes(t - r0), inPanel = lanes(tp - r0);
+        const float *base = src + r0 * stride;
+        for (long i = 0; i < d; i++) {
+            const __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows, offsets, base + i, 4);
+            _mm512_mask_storeu_ps(dst + i * tp + r0, inPanel, col);
+        }
+    }
+}
+
+/// dst[r·stride + i] = src[r][i] · scale for i < d.
+MESA_AVX512 void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *dst, long stride) {
+    const long dp = ru8(d);
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (long r = 0; r < t; r++)
+        for (long c = 0; c < d; c += 16) {
+            const __mmask16 m = lanes(d - c);
+            _mm512_mask_storeu_ps(dst + r * stride + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + r * dp + c), vs));
+        }
+}
+
 #else  // not x86-64: the portable Swift kernels always run.
 
 int mesa_cpu_has_avx512(void) { return 0; }
@@ -276,5 +322,8 @@ void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *o
 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {}
 void mesa512_causal_softmax_rows(float *a, long t) {}
 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t) {}
+void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst) {}
+void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst) {}
+void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *dst, long stride) {}
 
 #endif

@@ -3,7 +3,7 @@ import MesaTensor
 import MesaNN
 
 /// The AVX-512 score-core kernels (CSupport's scorecore512.c) against today's portable Swift
-/// kernels, bit for bit: each kernel alone and one head's forward and backward (linear and
+/// kernels, bit for bit: each kernel (products, softmax rows, panel gathers and scatters) alone and one head's forward and backward (linear and
 /// softmax, weights kept or recomputed) on random inputs over lengths and widths that cover
 /// every tail (T and d below, at and past multiples of 8 and 16). The portable kernels are
 /// checked against the plain Double references in AttentionCoreTests; equal bits carry that over.
@@ -101,6 +101,41 @@ struct WideKernelTests {
             }
         }
         #expect(compared > 100_000)
+    }
+
+    @Test func gathersAndScattersMatchBitForBit() {
+        var draws = Draws(state: 15)
+        for t in Self.lengths {
+            let tp = Self.roundUp8(t)
+            for d in Self.widths {
+                let dp = Self.roundUp8(d), stride = 4 * d + 3
+                let src = Buffer(t * stride)
+                for i in 0..<src.count { src.p[i] = draws.next(2) }
+                let rowsPortable = Buffer(t * dp, fill: .nan), rowsWide = Buffer(t * dp, fill: 7)
+                ScoreKernels.gatherRows(wide: false, src.p, stride: stride, rows: t, width: d, into: rowsPortable.p)
+                ScoreKernels.gatherRows(wide: true, src.p, stride: stride, rows: t, width: d, into: rowsWide.p)
+                let rowsDiff = Self.firstDifference(rowsPortable, rowsWide)
+                #expect(rowsDiff == nil, "gatherRows T \(t) d \(d): \(rowsDiff ?? "")")
+                let tPortable = Buffer(d * tp, fill: .nan), tWide = Buffer(d * tp, fill: 7)
+                ScoreKernels.gatherTransposed(wide: false, src.p, stride: stride, rows: t, width: d, into: tPortable.p)
+                ScoreKernels.gatherTransposed(wide: true, src.p, stride: stride, rows: t, width: d, into: tWide.p)
+                let tDiff = Self.firstDifference(tPortable, tWide)
+                #expect(tDiff == nil, "gatherTransposed T \(t) d \(d): \(tDiff ?? "")")
+                for scale: Float in [1, 0.2236068] {
+                    let outPortable = Buffer(t * stride, fill: 9), outWide = Buffer(t * stride, fill: 9)
+                    ScoreKernels.scatterRows(wide: false, rowsPortable.p, rows: t, width: d, scale: scale,
+                                             into: outPortable.p, stride: stride)
+                    ScoreKernels.scatterRows(wide: true, rowsPortable.p, rows: t, width: d, scale: scale,
+                                             into: outWide.p, stride: stride)
+                    let diff = Self.firstDifference(outPortable, outWide)
+                    #expect(diff == nil, "scatterRows T \(t) d \(d) scale \(scale): \(diff ?? "")")
+                }
+                // The round trip gather → scatter with scale 1 gives back the source's first d columns.
+                let back = Buffer(t * stride, fill: 9)
+                ScoreKernels.scatterRows(wide: true, rowsWide.p, rows: t, width: d, scale: 1, into: back.p, stride: stride)
+                #expect((0..<t).allSatisfy { r in (0..<d).allSatisfy { back.p[r * stride + $0] == src.p[r * stride + $0] } })
+            }
+        }
     }
 
     @Test func softmaxRowsMatchBitForBit() {

@@ -61,5 +61,9 @@ void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *o
 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out);
 void mesa512_causal_softmax_rows(float *a, long t);
 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t);
+/// The head panels' gathers and scatters: MesaNN's gatherRows, gatherTransposed, scatterRows.
+void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst);
+void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst);
+void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *dst, long stride);
 
 #endif

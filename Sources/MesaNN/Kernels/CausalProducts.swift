@@ -57,7 +57,11 @@ final class PanelScratch<S: TensorScalar> {
 /// dst[t][i] = src[t·stride + i] for i < d, zero for d ≤ i < dp.
 @inline(__always)
 func gatherRows<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, rows t: Int, width d: Int,
-                                 into dst: UnsafeMutablePointer<S>) {
+                                 into dst: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_gather_rows(asFloat(src), stride, t, d, asFloat(dst))
+        return
+    }
     let dp = roundUp8(d), full = d / 8 * 8
     for r in 0..<t {
         let from = UnsafeRawPointer(src + r * stride), to = dst + r * dp
@@ -75,7 +79,11 @@ func gatherRows<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, rows t: I
 /// dst[i][t] = src[t·stride + i], zero for T ≤ t < tp.
 @inline(__always)
 func gatherTransposed<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, rows t: Int, width d: Int,
-                                       into dst: UnsafeMutablePointer<S>) {
+                                       into dst: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_gather_transposed(asFloat(src), stride, t, d, asFloat(dst))
+        return
+    }
     let tp = roundUp8(t)
     for i in 0..<d {
         for r in 0..<t { dst[i * tp + r] = src[r * stride + i] }
@@ -86,7 +94,11 @@ func gatherTransposed<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, row
 /// dst[t·stride + i] = scale · src[t][i] for i < d.
 @inline(__always)
 func scatterRows<S: TensorScalar>(_ src: UnsafePointer<S>, rows t: Int, width d: Int, scale: S = 1,
-                                  into dst: UnsafeMutablePointer<S>, stride: Int) {
+                                  into dst: UnsafeMutablePointer<S>, stride: Int, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_scatter_rows(asFloat(src), t, d, unsafeBitCast(scale, to: Float.self), asFloat(dst), stride)
+        return
+    }
     let dp = roundUp8(d), full = d / 8 * 8
     for r in 0..<t {
         let to = UnsafeMutableRawPointer(dst + r * stride), from = src + r * dp

@@ -3,7 +3,8 @@ import Foundation
 import MesaTensor
 
 /// Which kernels run the score core's Float32 products and softmax rows (causalScores,
-/// causalMix, causalMixTransposed, causalSoftmaxRows, causalSoftmaxBackwardRows): the
+/// causalMix, causalMixTransposed, causalSoftmaxRows, causalSoftmaxBackwardRows) and its
+/// panel gathers and scatters (gatherRows, gatherTransposed, scatterRows): the
 /// 16-lane AVX-512 versions in CSupport's scorecore512.c when the CPU has AVX-512 F/BW/DQ/VL
 /// (checked once, with CPUID), else the portable 8-lane Swift kernels. Both give the same bits
 /// (Tests/MesaNNTests/WideKernelTests.swift). `MESA_KERNELS=portable` forces the Swift kernels
@@ -58,6 +59,24 @@ public enum ScoreKernels {
                                                  _ dA: UnsafeMutablePointer<Float>, length: Int) {
         precondition(!wide || available, "AVX-512 kernels asked for on a CPU without AVX-512")
         MesaNN.causalSoftmaxBackwardRows(a, dA, length, wide: wide)
+    }
+
+    public static func gatherRows(wide: Bool, _ src: UnsafePointer<Float>, stride: Int, rows: Int, width: Int,
+                                  into dst: UnsafeMutablePointer<Float>) {
+        precondition(!wide || available, "AVX-512 kernels asked for on a CPU without AVX-512")
+        MesaNN.gatherRows(src, stride: stride, rows: rows, width: width, into: dst, wide: wide)
+    }
+
+    public static func gatherTransposed(wide: Bool, _ src: UnsafePointer<Float>, stride: Int, rows: Int, width: Int,
+                                        into dst: UnsafeMutablePointer<Float>) {
+        precondition(!wide || available, "AVX-512 kernels asked for on a CPU without AVX-512")
+        MesaNN.gatherTransposed(src, stride: stride, rows: rows, width: width, into: dst, wide: wide)
+    }
+
+    public static func scatterRows(wide: Bool, _ src: UnsafePointer<Float>, rows: Int, width: Int, scale: Float,
+                                   into dst: UnsafeMutablePointer<Float>, stride: Int) {
+        precondition(!wide || available, "AVX-512 kernels asked for on a CPU without AVX-512")
+        MesaNN.scatterRows(src, rows: rows, width: width, scale: scale, into: dst, stride: stride, wide: wide)
     }
 
     /// Scratch elements one head of the score core needs (64-byte-aligned base).
