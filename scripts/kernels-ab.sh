@@ -17,7 +17,7 @@ for round in $(seq "$rounds"); do
             c=$(echo "$out" | awk '/step CPU time/ {print $4}')
             kernels=$(echo "$out" | awk -F'kernels +' '/score-core kernels/ {print $2}' | cut -d' ' -f1)
             out=$(MESA_KERNELS=$side MESA_THREADS=2 "$bin" bench --preset "$preset" --repeats "$repeats" --first-step-runs 0)
-            w=$(echo "$out" | awk '/step, data excluded/ {print $4}')
+            w=$(echo "$out" | awk '/^ *step, data excluded/ {print $4}')
             cpu[$preset,$side]+="$c " wall[$preset,$side]+="$w "
             echo "round $round  $preset  $side ($kernels)  1 thread CPU $c ms  2 threads wall $w ms  load $(cut -d' ' -f1 /proc/loadavg)"
         done
