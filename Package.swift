@@ -56,7 +56,7 @@ let package = Package(
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaAnalysis", "MesaTraining", "MesaTheory", "MesaLanguage"],
                 swiftSettings: fast),
         .executableTarget(name: "mesa",
-                          dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTensor", "MesaLanguage",
+                          dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTensor", "MesaLanguage", "MesaNN",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fast),
         .testTarget(name: "MesaTensorTests", dependencies: ["MesaTensor"], swiftSettings: fast),

@@ -16,13 +16,15 @@ public enum ScoreKernels {
     /// Whether the AVX-512 kernels run: available and not switched off by MESA_KERNELS=portable
     /// (read once; "auto" or unset: use them when available).
     public static let wide: Bool = {
-        switch ProcessInfo.processInfo.environment["MESA_KERNELS"] ?? "auto" {
-        case "portable": return false
-        case "auto", "": return available
-        case let other:
-            fatalError("MESA_KERNELS must be \"portable\" or \"auto\", got \"\(other)\"")
-        }
+        if let problem = environmentProblem { fatalError(problem) }
+        return ProcessInfo.processInfo.environment["MESA_KERNELS"] != "portable" && available
     }()
+
+    /// What is wrong with MESA_KERNELS, or nil (`mesa` checks this at start-up, before any work).
+    public static var environmentProblem: String? {
+        let value = ProcessInfo.processInfo.environment["MESA_KERNELS"] ?? "auto"
+        return ["portable", "auto", ""].contains(value) ? nil : "MESA_KERNELS must be \"portable\" or \"auto\", got \"\(value)\""
+    }
 
     /// One line for reports: which score-core kernels run.
     public static var description: String {
