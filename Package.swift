@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "MesaTensor",
                 dependencies: ["CBLAS", "CSupport", .product(name: "Numerics", package: "swift-numerics")],
                 swiftSettings: fast),
-        .target(name: "MesaNN", dependencies: ["MesaTensor"], swiftSettings: fast),
+        .target(name: "MesaNN", dependencies: ["MesaTensor", "CSupport"], swiftSettings: fast),
         .target(name: "MesaTasks", dependencies: ["MesaTensor"], swiftSettings: fast),
         // Analyses read checkpoints: MesaAnalysis loads runs through MesaTraining's run directories and
         // configurations; MesaTraining never imports MesaAnalysis.
@@ -56,7 +56,7 @@ let package = Package(
                 dependencies: ["MesaTensor", "MesaNN", "MesaTasks", "MesaAnalysis", "MesaTraining", "MesaTheory", "MesaLanguage"],
                 swiftSettings: fast),
         .executableTarget(name: "mesa",
-                          dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTensor", "MesaLanguage",
+                          dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTensor", "MesaLanguage", "MesaNN",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fast),
         .testTarget(name: "MesaTensorTests", dependencies: ["MesaTensor"], swiftSettings: fast),

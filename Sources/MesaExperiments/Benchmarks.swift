@@ -11,6 +11,13 @@ func elapsedSeconds(_ body: () throws -> Void) rethrows -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
 }
 
+/// CPU seconds of the whole process so far (user + system, every thread).
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
 /// Median wall time of `body` over `repeats` runs after `warmup` untimed ones, in seconds.
 public func medianTime(repeats: Int, warmup: Int = 2, _ body: () throws -> Void) rethrows -> (median: Double, all: [Double]) {
     for _ in 0..<warmup { try body() }
@@ -39,6 +46,9 @@ public struct StepBenchmark {
     /// over consecutive `trainStep()` calls (the prefetched batches included): the requests the
     /// tensor buffer pool could not serve, each a malloc.
     public var allocationsPerStep = 0.0, allocatedBytesPerStep = 0.0
+    /// The process's CPU time (all threads) of each timed step, data excluded: with one thread
+    /// (MESA_THREADS=1) robust to other load on the machine.
+    public var stepCPU: [Double] = []
 
     public static func run(config: TrainConfig, repeats: Int, warmup: Int = 3) throws -> StepBenchmark {
         let trainer = try Trainer(config: config)
@@ -46,6 +56,7 @@ public struct StepBenchmark {
         let batch = trainer.trainingBatch(step: 0)
         let tokens = config.tokens.tokens(from: batch.inputs)
         var data: [Double] = [], referenceData: [Double] = [], fwd: [Double] = [], step: [Double] = [], full: [Double] = [], composed: [Double] = []
+        var stepCPU: [Double] = []
         for rep in 0..<(warmup + max(1, repeats)) {
             let d = elapsedSeconds { _ = trainer.trainingBatch(step: rep + 1) }
             let dr = elapsedSeconds {
@@ -54,12 +65,15 @@ public struct StepBenchmark {
             }
             let f = elapsedSeconds { _ = halfSquaredError(trainer.model(tokens), batch.targets).value.item }
             for p in trainer.model.parameters { p.variable.grad = nil }
+            let cpu0 = processCPUSeconds()
             let s = try elapsedSeconds { _ = try trainer.update(on: batch) }
+            let sc = processCPUSeconds() - cpu0
             trainer.model.attentionImplementation = .composed
             let c = try elapsedSeconds { _ = try trainer.update(on: batch) }
             trainer.model.attentionImplementation = .fused
             if rep >= warmup {
                 data.append(d); referenceData.append(dr); fwd.append(f); step.append(s); composed.append(c)
+                stepCPU.append(sc)
             }
         }
         // Whole steps as a training run takes them, one after another: the batch of step k + 1
@@ -75,6 +89,7 @@ public struct StepBenchmark {
                                    forward: fwd, stepWithoutData: step, fullStep: full, composedStep: composed,
                                    flopsPerStep: FlopCount.trainingStep(config))
         result.allocationsPerStep = Double(TensorAllocations.count - count0) / Double(counted)
+        result.stepCPU = stepCPU
         result.allocatedBytesPerStep = Double(TensorAllocations.bytes - bytes0) / Double(counted)
         return result
     }
@@ -96,6 +111,8 @@ public struct StepBenchmark {
           data generation        \(ms(dataGeneration))   (range \(String(format: "%.2f–%.2f", dataGeneration.min()! * 1e3, dataGeneration.max()! * 1e3)); the plain reference: \(ms(referenceDataGeneration)); drawn for step k + 1 while step k runs)
           forward                \(ms(forward))
           step, data excluded    \(ms(stepWithoutData))   (forward, backward, AdamW; quartiles \(String(format: "%.2f–%.2f", q1 * 1e3, q3 * 1e3)), fastest \(String(format: "%.2f", stepWithoutData.min()! * 1e3)) ms)
+          step CPU time          \(ms(stepCPU))   (every thread's CPU in the step, data excluded; range \(String(format: "%.2f–%.2f", stepCPU.min()! * 1e3, stepCPU.max()! * 1e3)))
+          score-core kernels     \(ScoreKernels.description)
           step, data included    \(ms(fullStep))   (consecutive steps as training takes them, after the interleaved ones)
           baseline: step with attention composed of whole-batch operations (data excluded)
                                  \(ms(composedStep))   → fused kernels \(String(format: "%.2f", Self.median(composedStep) / step))x faster

@@ -13,6 +13,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure the BLAS matrix-product rate instead.") var blas = false
     @Flag(name: .customLong("mesa-layer"), help: "Measure the mesa-layer alone (B 256, H 4, T 50, d_k 20) instead.")
     var mesaLayer = false
+    @Flag(name: .customLong("score-core"), help: "Measure the score core alone (B 256, H 4, T 50, d_k 20): the AVX-512 kernels against the portable ones, one thread's CPU.")
+    var scoreCore = false
     @Flag(name: .customLong("prop2-fit"), help: "Time fitting Prop-2's step sizes at F2's quick settings instead.")
     var prop2Fit = false
     @Option(help: "Time a prompt-tuning step (eos or prefix) against a training step of the same model instead.")
@@ -33,6 +35,14 @@ struct Bench: ParsableCommand {
         }
         if mesaLayer {
             print(MesaLayerBenchmark.run(repeats: repeats).report)
+            return
+        }
+        if scoreCore {
+            guard let result = ScoreCoreBenchmark.run(repeats: repeats) else {
+                print(ScoreCoreBenchmark.unavailable)
+                return
+            }
+            print(result.report)
             return
         }
         if data {

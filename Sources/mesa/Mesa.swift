@@ -1,4 +1,5 @@
 import ArgumentParser
+import MesaNN
 import MesaTensor
 import MesaTraining
 
@@ -21,6 +22,7 @@ struct Mesa: ParsableCommand {
         // Debian's OpenBLAS falls back to SSE3 kernels on CPU models it does not know;
         // restart once with the AVX2/AVX-512 kernels the CPU supports (see BLASKernels).
         BLASKernels.restartWithBetterKernelsIfNeeded()
+        if let problem = ScoreKernels.environmentProblem { Mesa.exit(withError: ValidationError(problem)) }
         Mesa.main(nil)
     }
 }

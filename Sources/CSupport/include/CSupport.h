@@ -59,4 +59,21 @@ long mesa_buffer_pool_misses(MesaBufferPool *pool);
 /// read before a write shows (tests).
 void mesa_buffer_pool_set_poison(MesaBufferPool *pool, int on);
 
+
+/// Whether this CPU (and OS) runs AVX-512 F/BW/DQ/VL with FMA: the mesa512_ kernels below may
+/// only be called when it says 1 (always 0 where the CPU is not x86-64).
+int mesa_cpu_has_avx512(void);
+/// 16-lane Float32 score-core kernels (scorecore512.c), bit for bit MesaNN's causalScores,
+/// causalMix, causalMixTransposed, causalSoftmaxRows and causalSoftmaxBackwardRows (same panel
+/// layouts: rows [T][dp], transposed [d][tp], scores [T][tp], dp and tp rounded up to 8).
+void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out);
+void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out);
+void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out);
+void mesa512_causal_softmax_rows(float *a, long t);
+void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t);
+/// The head panels' gathers and scatters: MesaNN's gatherRows, gatherTransposed, scatterRows.
+void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst);
+void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst);
+void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *dst, long stride);
+
 #endif

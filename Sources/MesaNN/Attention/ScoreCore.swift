@@ -65,53 +65,55 @@ struct ScorePanels<S: TensorScalar> {
 /// Forward of one head; the weights A go to `record.weights` when given (64-byte aligned).
 @inline(__always)
 func scoreCoreForward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, out: UnsafeMutablePointer<S>, outStride: Int,
-                                       scratch: UnsafeMutablePointer<S>, weights: UnsafeMutablePointer<S>?) {
+                                       scratch: UnsafeMutablePointer<S>, weights: UnsafeMutablePointer<S>?,
+                                       wide: Bool = ScoreKernels.wide) {
     let t = h.length
     let p = ScorePanels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
     let a = weights ?? p.a
-    gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows)
-    gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
-    gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows)
+    gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows, wide: wide)
+    gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT, wide: wide)
+    gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows, wide: wide)
     let scale: S = softmax ? 1 / S(h.keySize).squareRoot() : 1
-    causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: a)
-    if softmax { causalSoftmaxRows(a, t) }
-    causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result)
-    scatterRows(p.result, rows: t, width: h.valueSize, into: out, stride: outStride)
+    causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: a, wide: wide)
+    if softmax { causalSoftmaxRows(a, t, wide: wide) }
+    causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result, wide: wide)
+    scatterRows(p.result, rows: t, width: h.valueSize, into: out, stride: outStride, wide: wide)
 }
 
 /// Backward of one head: dq, dk, dv into `grad`. `weights` are the forward's A when kept
 /// (else they are recomputed).
 @inline(__always)
 func scoreCoreBackward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: UnsafePointer<S>, doutStride: Int,
-                                        grad: HeadView<S>, scratch: UnsafeMutablePointer<S>, weights: UnsafePointer<S>?) {
+                                        grad: HeadView<S>, scratch: UnsafeMutablePointer<S>, weights: UnsafePointer<S>?,
+                                        wide: Bool = ScoreKernels.wide) {
     let t = h.length
     let p = ScorePanels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
     let scale: S = softmax ? 1 / S(h.keySize).squareRoot() : 1
-    gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows)
+    gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows, wide: wide)
     let a: UnsafePointer<S>
     if let weights {
         a = weights
     } else {
-        gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
-        causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: p.a)
-        if softmax { causalSoftmaxRows(p.a, t) }
+        gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT, wide: wide)
+        causalScores(x: p.qRows, yT: p.kT, length: t, width: h.keySize, scale: scale, into: p.a, wide: wide)
+        if softmax { causalSoftmaxRows(p.a, t, wide: wide) }
         a = UnsafePointer(p.a)
     }
     // dA = tril(dO Vᵀ); for softmax dS = A ⊙ (dA − rowsum(A ⊙ dA)).
-    gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows)
-    gatherTransposed(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vT)
-    causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA)
-    if softmax { causalSoftmaxBackwardRows(a, p.dA, t) }
+    gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows, wide: wide)
+    gatherTransposed(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vT, wide: wide)
+    causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA, wide: wide)
+    if softmax { causalSoftmaxBackwardRows(a, p.dA, t, wide: wide) }
     // dV = Aᵀ dO
-    causalMixTransposed(a, p.gRows, length: t, width: h.valueSize, into: p.result)
-    scatterRows(p.result, rows: t, width: h.valueSize, into: grad.v, stride: grad.vStride)
+    causalMixTransposed(a, p.gRows, length: t, width: h.valueSize, into: p.result, wide: wide)
+    scatterRows(p.result, rows: t, width: h.valueSize, into: grad.v, stride: grad.vStride, wide: wide)
     // dQ = dS K (· scale)
-    gatherRows(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kRows)
-    causalMix(p.dA, p.kRows, length: t, width: h.keySize, into: p.result)
-    scatterRows(p.result, rows: t, width: h.keySize, scale: scale, into: grad.q, stride: grad.qkStride)
+    gatherRows(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kRows, wide: wide)
+    causalMix(p.dA, p.kRows, length: t, width: h.keySize, into: p.result, wide: wide)
+    scatterRows(p.result, rows: t, width: h.keySize, scale: scale, into: grad.q, stride: grad.qkStride, wide: wide)
     // dK = dSᵀ Q (· scale)
-    causalMixTransposed(p.dA, p.qRows, length: t, width: h.keySize, into: p.result)
-    scatterRows(p.result, rows: t, width: h.keySize, scale: scale, into: grad.k, stride: grad.qkStride)
+    causalMixTransposed(p.dA, p.qRows, length: t, width: h.keySize, into: p.result, wide: wide)
+    scatterRows(p.result, rows: t, width: h.keySize, scale: scale, into: grad.k, stride: grad.qkStride, wide: wide)
 }
 
 /// Σ_i x_i y_i of two rows (for the plain references).

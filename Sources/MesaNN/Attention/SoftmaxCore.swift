@@ -1,3 +1,4 @@
+import CSupport
 import MesaTensor
 import RealModule
 
@@ -41,7 +42,11 @@ public struct SoftmaxCore: ScoreAttentionCore {
 /// entries t' > t (and the padding) become 0. Row t works on whole SIMD vectors up to
 /// t + 1 rounded up to 8 (Swift's scalar `max` does not vectorize: it orders NaNs).
 @inline(__always)
-func causalSoftmaxRows<S: TensorScalar>(_ a: UnsafeMutablePointer<S>, _ t: Int) {
+func causalSoftmaxRows<S: TensorScalar>(_ a: UnsafeMutablePointer<S>, _ t: Int, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_softmax_rows(asFloat(a), t)
+        return
+    }
     let tp = roundUp8(t)
     for i in 0..<t {
         let row = a + i * tp
@@ -71,7 +76,12 @@ func causalSoftmaxRows<S: TensorScalar>(_ a: UnsafeMutablePointer<S>, _ t: Int) 
 /// Backward of the causal softmax, in place: dA ← A ⊙ (dA − rowsum(A ⊙ dA)) for each row
 /// (A zero beyond the diagonal, so those entries stay 0 for finite dA).
 @inline(__always)
-func causalSoftmaxBackwardRows<S: TensorScalar>(_ a: UnsafePointer<S>, _ dA: UnsafeMutablePointer<S>, _ t: Int) {
+func causalSoftmaxBackwardRows<S: TensorScalar>(_ a: UnsafePointer<S>, _ dA: UnsafeMutablePointer<S>, _ t: Int,
+                                                wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_softmax_backward_rows(asFloat(a), asFloat(dA), t)
+        return
+    }
     let tp = roundUp8(t)
     for i in 0..<t {
         let ar = a + i * tp, dr = dA + i * tp, covered = roundUp8(i + 1)

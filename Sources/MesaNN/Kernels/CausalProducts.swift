@@ -1,3 +1,4 @@
+import CSupport
 import MesaTensor
 
 // Register-blocked kernels for the three small products every causal attention needs, on
@@ -56,7 +57,11 @@ final class PanelScratch<S: TensorScalar> {
 /// dst[t][i] = src[t·stride + i] for i < d, zero for d ≤ i < dp.
 @inline(__always)
 func gatherRows<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, rows t: Int, width d: Int,
-                                 into dst: UnsafeMutablePointer<S>) {
+                                 into dst: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_gather_rows(asFloat(src), stride, t, d, asFloat(dst))
+        return
+    }
     let dp = roundUp8(d), full = d / 8 * 8
     for r in 0..<t {
         let from = UnsafeRawPointer(src + r * stride), to = dst + r * dp
@@ -74,7 +79,11 @@ func gatherRows<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, rows t: I
 /// dst[i][t] = src[t·stride + i], zero for T ≤ t < tp.
 @inline(__always)
 func gatherTransposed<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, rows t: Int, width d: Int,
-                                       into dst: UnsafeMutablePointer<S>) {
+                                       into dst: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_gather_transposed(asFloat(src), stride, t, d, asFloat(dst))
+        return
+    }
     let tp = roundUp8(t)
     for i in 0..<d {
         for r in 0..<t { dst[i * tp + r] = src[r * stride + i] }
@@ -85,7 +94,11 @@ func gatherTransposed<S: TensorScalar>(_ src: UnsafePointer<S>, stride: Int, row
 /// dst[t·stride + i] = scale · src[t][i] for i < d.
 @inline(__always)
 func scatterRows<S: TensorScalar>(_ src: UnsafePointer<S>, rows t: Int, width d: Int, scale: S = 1,
-                                  into dst: UnsafeMutablePointer<S>, stride: Int) {
+                                  into dst: UnsafeMutablePointer<S>, stride: Int, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_scatter_rows(asFloat(src), t, d, unsafeBitCast(scale, to: Float.self), asFloat(dst), stride)
+        return
+    }
     let dp = roundUp8(d), full = d / 8 * 8
     for r in 0..<t {
         let to = UnsafeMutableRawPointer(dst + r * stride), from = src + r * dp
@@ -99,7 +112,11 @@ func scatterRows<S: TensorScalar>(_ src: UnsafePointer<S>, rows t: Int, width d:
 /// S[t][t'] = scale · x_tᵀ y_{t'} for t' ≤ t, 0 otherwise. x: rows [T][dp]; yT: [d][tp].
 @inline(__always)
 func causalScores<S: TensorScalar>(x: UnsafePointer<S>, yT: UnsafePointer<S>, length t: Int, width d: Int,
-                                   scale: S, into out: UnsafeMutablePointer<S>) {
+                                   scale: S, into out: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_scores(asFloat(x), asFloat(yT), t, d, unsafeBitCast(scale, to: Float.self), asFloat(out))
+        return
+    }
     let dp = roundUp8(d), tp = roundUp8(t)
     var t0 = 0
     while t0 < t {
@@ -155,7 +172,11 @@ func causalScores<S: TensorScalar>(x: UnsafePointer<S>, yT: UnsafePointer<S>, le
 /// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'}: A [T][tp] (zero above the diagonal), v rows [T][dp].
 @inline(__always)
 func causalMix<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, length t: Int, width d: Int,
-                                into out: UnsafeMutablePointer<S>) {
+                                into out: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_mix(asFloat(a), asFloat(v), t, d, asFloat(out))
+        return
+    }
     let dp = roundUp8(d), tp = roundUp8(t)
     var t0 = 0
     while t0 < t {
@@ -197,7 +218,11 @@ func causalMix<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, le
 /// out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of `causalMix` (A [T][tp], g rows [T][dp]).
 @inline(__always)
 func causalMixTransposed<S: TensorScalar>(_ a: UnsafePointer<S>, _ g: UnsafePointer<S>, length t: Int, width d: Int,
-                                          into out: UnsafeMutablePointer<S>) {
+                                          into out: UnsafeMutablePointer<S>, wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_mix_transposed(asFloat(a), asFloat(g), t, d, asFloat(out))
+        return
+    }
     let dp = roundUp8(d), tp = roundUp8(t)
     var t0 = 0
     while t0 < t {

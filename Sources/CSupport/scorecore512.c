@@ -1,0 +1,329 @@
+// 16-lane (AVX-512) Float32 versions of the score core's kernels (MesaNN's CausalProducts.swift
+// and SoftmaxCore.swift), bit for bit the same results as those Swift kernels: lanes index
+// independent output columns, and every output element is the same sequence of fused
+// multiply-adds in the same order over the inner index; scale, mask, exp and softmax do the
+// same operations in the same order (the horizontal sums of the softmax stay 8 lanes wide,
+// as in Swift). Only the functions marked MESA_AVX512 use AVX-512, and they run only after
+// mesa_cpu_has_avx512() said yes (MesaNN's ScoreKernels). No fusing beyond the written FMAs:
+#pragma clang fp contract(off)
+
+#include "CSupport.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+
+int mesa_cpu_has_avx512(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
+}
+
+#define MESA_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
+#define MESA_INLINE static inline __attribute__((always_inline))
+
+static inline long ru8(long n) { return (n + 7) & ~7L; }
+static inline long lmin(long a, long b) { return a < b ? a : b; }
+
+/// Lanes [0, n) of a 16-lane mask (n clamped to 0...16).
+static inline __mmask16 lanes(long n) {
+    if (n <= 0) return 0;
+    if (n >= 16) return 0xFFFF;
+    return (__mmask16)((1u << n) - 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// S[t][t'] = scale · x_tᵀ y_{t'} for t' ≤ t, 0 otherwise. x: rows [T][dp]; yT: [d][tp].
+
+MESA_AVX512 MESA_INLINE void scoresStore(float *out, long r, long c0, long tp, __m512 acc, __m512 vs) {
+    __mmask16 keep = lanes(r - c0 + 1), inPanel = lanes(tp - c0);
+    _mm512_mask_storeu_ps(out + r * tp + c0, inPanel, _mm512_maskz_mov_ps(keep, _mm512_mul_ps(acc, vs)));
+}
+
+MESA_AVX512 void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out) {
+    const long dp = ru8(d), tp = ru8(t);
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (long t0 = 0; t0 < t; t0 += 4) {
+        const long end = lmin(t0 + 4, t);
+        const float *x0 = x + t0 * dp, *x1 = x + lmin(t0 + 1, t - 1) * dp;
+        const float *x2 = x + lmin(t0 + 2, t - 1) * dp, *x3 = x + lmin(t0 + 3, t - 1) * dp;
+        long c0 = 0;
+        while (c0 + 16 < end) {
+            const __mmask16 m0 = lanes(tp - c0), m1 = lanes(tp - c0 - 16);
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (long i = 0; i < d; i++) {
+                const __m512 y = _mm512_maskz_loadu_ps(m0, yT + i * tp + c0);
+                const __m512 z = _mm512_maskz_loadu_ps(m1, yT + i * tp + c0 + 16);
+                const __m512 p0 = _mm512_set1_ps(x0[i]), p1 = _mm512_set1_ps(x1[i]);
+                const __m512 p2 = _mm512_set1_ps(x2[i]), p3 = _mm512_set1_ps(x3[i]);
+                a0 = _mm512_fmadd_ps(p0, y, a0); b0 = _mm512_fmadd_ps(p0, z, b0);
+                a1 = _mm512_fmadd_ps(p1, y, a1); b1 = _mm512_fmadd_ps(p1, z, b1);
+                a2 = _mm512_fmadd_ps(p2, y, a2); b2 = _mm512_fmadd_ps(p2, z, b2);
+                a3 = _mm512_fmadd_ps(p3, y, a3); b3 = _mm512_fmadd_ps(p3, z, b3);
+            }
+            scoresStore(out, t0, c0, tp, a0, vs); scoresStore(out, t0, c0 + 16, tp, b0, vs);
+            if (t0 + 1 < t) { scoresStore(out, t0 + 1, c0, tp, a1, vs); scoresStore(out, t0 + 1, c0 + 16, tp, b1, vs); }
+            if (t0 + 2 < t) { scoresStore(out, t0 + 2, c0, tp, a2, vs); scoresStore(out, t0 + 2, c0 + 16, tp, b2, vs); }
+            if (t0 + 3 < t) { scoresStore(out, t0 + 3, c0, tp, a3, vs); scoresStore(out, t0 + 3, c0 + 16, tp, b3, vs); }
+            c0 += 32;
+        }
+        while (c0 < end) {
+            const __mmask16 m0 = lanes(tp - c0);
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (long i = 0; i < d; i++) {
+                const __m512 y = _mm512_maskz_loadu_ps(m0, yT + i * tp + c0);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(x0[i]), y, a0);
+                a1 = _mm512_fmadd_ps(_mm512_set1_ps(x1[i]), y, a1);
+                a2 = _mm512_fmadd_ps(_mm512_set1_ps(x2[i]), y, a2);
+                a3 = _mm512_fmadd_ps(_mm512_set1_ps(x3[i]), y, a3);
+            }
+            scoresStore(out, t0, c0, tp, a0, vs);
+            if (t0 + 1 < t) scoresStore(out, t0 + 1, c0, tp, a1, vs);
+            if (t0 + 2 < t) scoresStore(out, t0 + 2, c0, tp, a2, vs);
+            if (t0 + 3 < t) scoresStore(out, t0 + 3, c0, tp, a3, vs);
+            c0 += 16;
+        }
+        // The future beyond the computed columns.
+        const __m512 zero = _mm512_setzero_ps();
+        for (long r = t0; r < end; r++)
+            for (long c = c0; c < tp; c += 16) _mm512_mask_storeu_ps(out + r * tp + c, lanes(tp - c), zero);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'} (A [T][tp], v rows [T][dp]); rows in blocks of four, each
+// summing over s < min(t0 + 4, T) as the Swift kernel does. NV vectors of 16 columns at a time.
+
+MESA_AVX512 MESA_INLINE void mixBlock(const float *a, const float *v, long t, long tp, long dp, long t0, long c,
+                                      const int nv, float *out) {
+    const long end = lmin(t0 + 4, t);
+    const float *a0 = a + t0 * tp, *a1 = a + lmin(t0 + 1, t - 1) * tp;
+    const float *a2 = a + lmin(t0 + 2, t - 1) * tp, *a3 = a + lmin(t0 + 3, t - 1) * tp;
+    const __mmask16 m0 = lanes(dp - c), m1 = lanes(dp - c - 16), m2 = lanes(dp - c - 32);
+    __m512 z = _mm512_setzero_ps();
+    __m512 s00 = z, s01 = z, s02 = z, s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z, s30 = z, s31 = z, s32 = z;
+    for (long s = 0; s < end; s++) {
+        const float *vr = v + s * dp + c;
+        const __m512 v0 = _mm512_maskz_loadu_ps(m0, vr);
+        const __m512 v1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, vr + 16) : z;
+        const __m512 v2 = nv > 2 ? _mm512_maskz_loadu_ps(m2, vr + 32) : z;
+        const __m512 p0 = _mm512_set1_ps(a0[s]), p1 = _mm512_set1_ps(a1[s]);
+        const __m512 p2 = _mm512_set1_ps(a2[s]), p3 = _mm512_set1_ps(a3[s]);
+        s00 = _mm512_fmadd_ps(p0, v0, s00); s10 = _mm512_fmadd_ps(p1, v0, s10);
+        s20 = _mm512_fmadd_ps(p2, v0, s20); s30 = _mm512_fmadd_ps(p3, v0, s30);
+        if (nv > 1) {
+            s01 = _mm512_fmadd_ps(p0, v1, s01); s11 = _mm512_fmadd_ps(p1, v1, s11);
+            s21 = _mm512_fmadd_ps(p2, v1, s21); s31 = _mm512_fmadd_ps(p3, v1, s31);
+        }
+        if (nv > 2) {
+            s02 = _mm512_fmadd_ps(p0, v2, s02); s12 = _mm512_fmadd_ps(p1, v2, s12);
+            s22 = _mm512_fmadd_ps(p2, v2, s22); s32 = _mm512_fmadd_ps(p3, v2, s32);
+        }
+    }
+#define MESA_PUT(r, x0, x1, x2)                                                  \
+    if ((r) < t) {                                                               \
+        _mm512_mask_storeu_ps(out + (r) * dp + c, m0, x0);                       \
+        if (nv > 1) _mm512_mask_storeu_ps(out + (r) * dp + c + 16, m1, x1);      \
+        if (nv > 2) _mm512_mask_storeu_ps(out + (r) * dp + c + 32, m2, x2);      \
+    }
+    MESA_PUT(t0, s00, s01, s02) MESA_PUT(t0 + 1, s10, s11, s12)
+    MESA_PUT(t0 + 2, s20, s21, s22) MESA_PUT(t0 + 3, s30, s31, s32)
+}
+
+MESA_AVX512 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {
+    const long dp = ru8(d), tp = ru8(t);
+    for (long t0 = 0; t0 < t; t0 += 4) {
+        long c = 0;
+        for (; dp - c > 32; c += 48) mixBlock(a, v, t, tp, dp, t0, c, 3, out);
+        if (dp - c > 16) mixBlock(a, v, t, tp, dp, t0, c, 2, out);
+        else if (dp - c > 0) mixBlock(a, v, t, tp, dp, t0, c, 1, out);
+    }
+}
+
+// out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of the mix; rows t0..t0+3 sum over s ≥ t0.
+
+MESA_AVX512 MESA_INLINE void mixTransposedBlock(const float *a, const float *g, long t, long tp, long dp, long t0,
+                                                long c, const int nv, float *out) {
+    const long end = lmin(t0 + 4, t);
+    const __mmask16 m0 = lanes(dp - c), m1 = lanes(dp - c - 16), m2 = lanes(dp - c - 32);
+    __m512 z = _mm512_setzero_ps();
+    __m512 s00 = z, s01 = z, s02 = z, s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z, s30 = z, s31 = z, s32 = z;
+    for (long s = t0; s < t; s++) {
+        const float *gr = g + s * dp + c, *row = a + s * tp + t0;
+        const __m512 g0 = _mm512_maskz_loadu_ps(m0, gr);
+        const __m512 g1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, gr + 16) : z;
+        const __m512 g2 = nv > 2 ? _mm512_maskz_loadu_ps(m2, gr + 32) : z;
+        const __m512 p0 = _mm512_set1_ps(row[0]), p1 = _mm512_set1_ps(row[1]);
+        const __m512 p2 = _mm512_set1_ps(row[2]), p3 = _mm512_set1_ps(row[3]);
+        s00 = _mm512_fmadd_ps(p0, g0, s00); s10 = _mm512_fmadd_ps(p1, g0, s10);
+        s20 = _mm512_fmadd_ps(p2, g0, s20); s30 = _mm512_fmadd_ps(p3, g0, s30);
+        if (nv > 1) {
+            s01 = _mm512_fmadd_ps(p0, g1, s01); s11 = _mm512_fmadd_ps(p1, g1, s11);
+            s21 = _mm512_fmadd_ps(p2, g1, s21); s31 = _mm512_fmadd_ps(p3, g1, s31);
+        }
+        if (nv > 2) {
+            s02 = _mm512_fmadd_ps(p0, g2, s02); s12 = _mm512_fmadd_ps(p1, g2, s12);
+            s22 = _mm512_fmadd_ps(p2, g2, s22); s32 = _mm512_fmadd_ps(p3, g2, s32);
+        }
+    }
+#define MESA_PUT_T(r, x0, x1, x2)                                                \
+    if ((r) < end) {                                                             \
+        _mm512_mask_storeu_ps(out + (r) * dp + c, m0, x0);                       \
+        if (nv > 1) _mm512_mask_storeu_ps(out + (r) * dp + c + 16, m1, x1);      \
+        if (nv > 2) _mm512_mask_storeu_ps(out + (r) * dp + c + 32, m2, x2);      \
+    }
+    MESA_PUT_T(t0, s00, s01, s02) MESA_PUT_T(t0 + 1, s10, s11, s12)
+    MESA_PUT_T(t0 + 2, s20, s21, s22) MESA_PUT_T(t0 + 3, s30, s31, s32)
+}
+
+MESA_AVX512 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {
+    const long dp = ru8(d), tp = ru8(t);
+    for (long t0 = 0; t0 < t; t0 += 4) {
+        long c = 0;
+        for (; dp - c > 32; c += 48) mixTransposedBlock(a, g, t, tp, dp, t0, c, 3, out);
+        if (dp - c > 16) mixTransposedBlock(a, g, t, tp, dp, t0, c, 2, out);
+        else if (dp - c > 0) mixTransposedBlock(a, g, t, tp, dp, t0, c, 1, out);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax rows. `fastExp(Float)` of MesaTensor's FastMath.swift, operation for operation (Swift's
+// max(x, c) is c >= x ? c : x, which is MAXPS(c, x); min(x, c) is c < x ? c : x, MINPS(c, x)).
+
+MESA_AVX512 MESA_INLINE __m512 exp16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f), hi = _mm512_set1_ps(88.72283f);
+    const __m512 c = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(1.442695041f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_sub_ps(c, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
+    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 er = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
+    const __m512 y = _mm512_mul_ps(er, _mm512_castsi512_ps(bits));
+    const __mmask16 below = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), above = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ);
+    return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, above, _mm512_set1_ps(INFINITY)), below, _mm512_setzero_ps());
+}
+
+/// The Swift SIMD8 `sum()`: -0 + lane 0 + lane 1 + … in order.
+MESA_AVX512 MESA_INLINE float sum8(__m256 v) {
+    float l[8];
+    _mm256_storeu_ps(l, v);
+    float s = -0.0f;
+    for (int k = 0; k < 8; k++) s += l[k];
+    return s;
+}
+
+MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
+    const long tp = ru8(t);
+    for (long i = 0; i < t; i++) {
+        float *row = a + i * tp;
+        const long n = i + 1, full = n / 8 * 8, covered = ru8(n);
+        __m256 mv = _mm256_set1_ps(-INFINITY);
+        for (long c = 0; c < full; c += 8) mv = _mm256_max_ps(_mm256_loadu_ps(row + c), mv);  // r > m ? r : m
+        float l[8];
+        _mm256_storeu_ps(l, mv);
+        float m = -INFINITY;
+        for (int k = 0; k < 8; k++) if (l[k] > m) m = l[k];
+        for (long j = full; j < n; j++) if (row[j] > m) m = row[j];
+        const __m512 vm = _mm512_set1_ps(m);
+        for (long c = 0; c < covered; c += 16) {
+            const __mmask16 mk = lanes(covered - c);
+            const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + c), vm));
+            _mm512_mask_storeu_ps(row + c, mk & lanes(n - c), e);
+            _mm512_mask_storeu_ps(row + c, mk & (__mmask16)~lanes(n - c), _mm512_setzero_ps());
+        }
+        for (long c = covered; c < tp; c += 8) _mm256_storeu_ps(row + c, _mm256_setzero_ps());
+        __m256 zv = _mm256_setzero_ps();
+        for (long c = 0; c < covered; c += 8) zv = _mm256_add_ps(zv, _mm256_loadu_ps(row + c));
+        const __m512 inv = _mm512_set1_ps(1.0f / sum8(zv));
+        for (long c = 0; c < covered; c += 16) {
+            const __mmask16 mk = lanes(covered - c);
+            _mm512_mask_storeu_ps(row + c, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, row + c), inv));
+        }
+    }
+}
+
+MESA_AVX512 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t) {
+    const long tp = ru8(t);
+    for (long i = 0; i < t; i++) {
+        const float *ar = a + i * tp;
+        float *dr = dA + i * tp;
+        const long covered = ru8(i + 1);
+        __m256 rv = _mm256_setzero_ps();
+        for (long c = 0; c < covered; c += 8)
+            rv = _mm256_add_ps(rv, _mm256_mul_ps(_mm256_loadu_ps(ar + c), _mm256_loadu_ps(dr + c)));
+        const __m512 r = _mm512_set1_ps(sum8(rv));
+        for (long c = 0; c < covered; c += 16) {
+            const __mmask16 mk = lanes(covered - c);
+            const __m512 d = _mm512_maskz_loadu_ps(mk, dr + c);
+            _mm512_mask_storeu_ps(dr + c, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, ar + c), _mm512_sub_ps(d, r)));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The head panels' gathers and scatters (copies, and a multiplication by `scale` as the Swift
+// kernels do): masked loads and stores instead of element-by-element tails, and a gather
+// instruction for the transposed panel instead of one scalar load and store per element.
+
+/// dst[r][i] = src[r·stride + i] for i < d, zero for d ≤ i < dp.
+MESA_AVX512 void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst) {
+    const long dp = ru8(d);
+    for (long r = 0; r < t; r++)
+        for (long c = 0; c < dp; c += 16)
+            _mm512_mask_storeu_ps(dst + r * dp + c, lanes(dp - c), _mm512_maskz_loadu_ps(lanes(d - c), src + r * stride + c));
+}
+
+/// dst[i][r] = src[r·stride + i], zero for T ≤ r < tp.
+MESA_AVX512 void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst) {
+    const long tp = ru8(t);
+    if (stride > 0x7FFFFFFF / 16) {  // row offsets past 32-bit gather indices: plain copies
+        for (long i = 0; i < d; i++) {
+            for (long r = 0; r < t; r++) dst[i * tp + r] = src[r * stride + i];
+            for (long r = t; r < tp; r++) dst[i * tp + r] = 0;
+        }
+        return;
+    }
+    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32((int)stride));
+    for (long r0 = 0; r0 < tp; r0 += 16) {
+        const __mmask16 rows = lanes(t - r0), inPanel = lanes(tp - r0);
+        const float *base = src + r0 * stride;
+        for (long i = 0; i < d; i++) {
+            const __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows, offsets, base + i, 4);
+            _mm512_mask_storeu_ps(dst + i * tp + r0, inPanel, col);
+        }
+    }
+}
+
+/// dst[r·stride + i] = src[r][i] · scale for i < d.
+MESA_AVX512 void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *dst, long stride) {
+    const long dp = ru8(d);
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (long r = 0; r < t; r++)
+        for (long c = 0; c < d; c += 16) {
+            const __mmask16 m = lanes(d - c);
+            _mm512_mask_storeu_ps(dst + r * stride + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + r * dp + c), vs));
+        }
+}
+
+#else  // not x86-64: the portable Swift kernels always run.
+
+int mesa_cpu_has_avx512(void) { return 0; }
+void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out) {}
+void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {}
+void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {}
+void mesa512_causal_softmax_rows(float *a, long t) {}
+void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t) {}
+void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst) {}
+void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst) {}
+void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *dst, long stride) {}
+
+#endif

@@ -1,0 +1,217 @@
+import Testing
+import MesaTensor
+import MesaNN
+
+/// The AVX-512 score-core kernels (CSupport's scorecore512.c) against today's portable Swift
+/// kernels, bit for bit: each kernel (products, softmax rows, panel gathers and scatters) alone and one head's forward and backward (linear and
+/// softmax, weights kept or recomputed) on random inputs over lengths and widths that cover
+/// every tail (T and d below, at and past multiples of 8 and 16). The portable kernels are
+/// checked against the plain Double references in AttentionCoreTests; equal bits carry that over.
+@Suite(.enabled(if: ScoreKernels.available, "this CPU has no AVX-512"))
+struct WideKernelTests {
+    static let lengths = [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 50, 64, 101]
+    static let widths = [1, 7, 8, 16, 20, 24, 40]
+
+    /// A 64-byte-aligned Float buffer filled with `fill`.
+    final class Buffer {
+        let p: UnsafeMutablePointer<Float>
+        let count: Int
+        init(_ count: Int, fill: Float = 0) {
+            self.count = max(count, 1)
+            p = UnsafeMutableRawPointer.allocate(byteCount: self.count * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: self.count)
+            p.initialize(repeating: fill, count: self.count)
+        }
+        deinit { p.deallocate() }
+        var values: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
+        func copy(from other: Buffer) { p.update(from: other.p, count: count) }
+    }
+
+    /// SplitMix64 draws, uniform in [−spread, spread).
+    struct Draws {
+        var state: UInt64
+        mutating func next(_ spread: Float) -> Float {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return (Float(z >> 40) / Float(1 << 24) * 2 - 1) * spread
+        }
+    }
+
+    static func roundUp8(_ n: Int) -> Int { (n + 7) & ~7 }
+
+    /// Rows [T][dp]: random in the first `d` columns, zero padding.
+    static func rows(_ t: Int, _ d: Int, _ draws: inout Draws, spread: Float = 1) -> Buffer {
+        let dp = roundUp8(d), b = Buffer(t * dp)
+        for r in 0..<t { for i in 0..<d { b.p[r * dp + i] = draws.next(spread) } }
+        return b
+    }
+
+    /// A [T][tp] lower-triangular matrix (zero above the diagonal and in the padding).
+    static func lower(_ t: Int, _ draws: inout Draws, spread: Float = 1) -> Buffer {
+        let tp = roundUp8(t), b = Buffer(t * tp)
+        for r in 0..<t { for c in 0...r { b.p[r * tp + c] = draws.next(spread) } }
+        return b
+    }
+
+    /// The index and values of the first element whose bits differ, or nil.
+    static func firstDifference(_ x: Buffer, _ y: Buffer) -> String? {
+        for i in 0..<x.count where x.p[i].bitPattern != y.p[i].bitPattern {
+            return "element \(i): \(x.p[i]) vs \(y.p[i])"
+        }
+        return nil
+    }
+
+    @Test func productsMatchBitForBit() {
+        var draws = Draws(state: 11)
+        var compared = 0
+        for t in Self.lengths {
+            let tp = Self.roundUp8(t)
+            for d in Self.widths {
+                let dp = Self.roundUp8(d)
+                // causalScores: x rows [T][dp], yT [d][tp]; outputs pre-filled with different garbage.
+                let x = Self.rows(t, d, &draws), y = Self.rows(t, d, &draws)
+                let yT = Buffer(d * tp)
+                for r in 0..<t { for i in 0..<d { yT.p[i * tp + r] = y.p[r * dp + i] } }
+                for scale: Float in [1, 0.2236068] {
+                    let portable = Buffer(t * tp, fill: .nan), wide = Buffer(t * tp, fill: 7)
+                    ScoreKernels.causalScores(wide: false, x: x.p, yT: yT.p, length: t, width: d, scale: scale, into: portable.p)
+                    ScoreKernels.causalScores(wide: true, x: x.p, yT: yT.p, length: t, width: d, scale: scale, into: wide.p)
+                    let diff = Self.firstDifference(portable, wide)
+                    #expect(diff == nil, "causalScores T \(t) d \(d) scale \(scale): \(diff ?? "")")
+                    compared += portable.count
+                }
+                // causalMix and its transpose: A lower-triangular [T][tp], v rows [T][dp].
+                let a = Self.lower(t, &draws), v = Self.rows(t, d, &draws)
+                for transposed in [false, true] {
+                    let portable = Buffer(t * dp, fill: .nan), wide = Buffer(t * dp, fill: 7)
+                    if transposed {
+                        ScoreKernels.causalMixTransposed(wide: false, a.p, v.p, length: t, width: d, into: portable.p)
+                        ScoreKernels.causalMixTransposed(wide: true, a.p, v.p, length: t, width: d, into: wide.p)
+                    } else {
+                        ScoreKernels.causalMix(wide: false, a.p, v.p, length: t, width: d, into: portable.p)
+                        ScoreKernels.causalMix(wide: true, a.p, v.p, length: t, width: d, into: wide.p)
+                    }
+                    let diff = Self.firstDifference(portable, wide)
+                    #expect(diff == nil, "causalMix\(transposed ? "Transposed" : "") T \(t) d \(d): \(diff ?? "")")
+                    compared += portable.count
+                }
+            }
+        }
+        #expect(compared > 100_000)
+    }
+
+    @Test func gathersAndScattersMatchBitForBit() {
+        var draws = Draws(state: 15)
+        for t in Self.lengths {
+            let tp = Self.roundUp8(t)
+            for d in Self.widths {
+                let dp = Self.roundUp8(d), stride = 4 * d + 3
+                let src = Buffer(t * stride)
+                for i in 0..<src.count { src.p[i] = draws.next(2) }
+                let rowsPortable = Buffer(t * dp, fill: .nan), rowsWide = Buffer(t * dp, fill: 7)
+                ScoreKernels.gatherRows(wide: false, src.p, stride: stride, rows: t, width: d, into: rowsPortable.p)
+                ScoreKernels.gatherRows(wide: true, src.p, stride: stride, rows: t, width: d, into: rowsWide.p)
+                let rowsDiff = Self.firstDifference(rowsPortable, rowsWide)
+                #expect(rowsDiff == nil, "gatherRows T \(t) d \(d): \(rowsDiff ?? "")")
+                let tPortable = Buffer(d * tp, fill: .nan), tWide = Buffer(d * tp, fill: 7)
+                ScoreKernels.gatherTransposed(wide: false, src.p, stride: stride, rows: t, width: d, into: tPortable.p)
+                ScoreKernels.gatherTransposed(wide: true, src.p, stride: stride, rows: t, width: d, into: tWide.p)
+                let tDiff = Self.firstDifference(tPortable, tWide)
+                #expect(tDiff == nil, "gatherTransposed T \(t) d \(d): \(tDiff ?? "")")
+                for scale: Float in [1, 0.2236068] {
+                    let outPortable = Buffer(t * stride, fill: 9), outWide = Buffer(t * stride, fill: 9)
+                    ScoreKernels.scatterRows(wide: false, rowsPortable.p, rows: t, width: d, scale: scale,
+                                             into: outPortable.p, stride: stride)
+                    ScoreKernels.scatterRows(wide: true, rowsPortable.p, rows: t, width: d, scale: scale,
+                                             into: outWide.p, stride: stride)
+                    let diff = Self.firstDifference(outPortable, outWide)
+                    #expect(diff == nil, "scatterRows T \(t) d \(d) scale \(scale): \(diff ?? "")")
+                }
+                // The round trip gather → scatter with scale 1 gives back the source's first d columns.
+                let back = Buffer(t * stride, fill: 9)
+                ScoreKernels.scatterRows(wide: true, rowsWide.p, rows: t, width: d, scale: 1, into: back.p, stride: stride)
+                #expect((0..<t).allSatisfy { r in (0..<d).allSatisfy { back.p[r * stride + $0] == src.p[r * stride + $0] } })
+            }
+        }
+    }
+
+    @Test func softmaxRowsMatchBitForBit() {
+        var draws = Draws(state: 12)
+        for t in Self.lengths {
+            // Spreads from unit scores to ones whose differences pass exp's clamp at −87.
+            for spread: Float in [1, 8, 60] {
+                let scores = Self.lower(t, &draws, spread: spread)
+                let portable = Buffer(scores.count), wide = Buffer(scores.count)
+                portable.copy(from: scores); wide.copy(from: scores)
+                ScoreKernels.causalSoftmaxRows(wide: false, portable.p, length: t)
+                ScoreKernels.causalSoftmaxRows(wide: true, wide.p, length: t)
+                let diff = Self.firstDifference(portable, wide)
+                #expect(diff == nil, "causalSoftmaxRows T \(t) spread \(spread): \(diff ?? "")")
+                // Backward with these weights and a random lower-triangular dA.
+                let dA = Self.lower(t, &draws)
+                let dPortable = Buffer(dA.count), dWide = Buffer(dA.count)
+                dPortable.copy(from: dA); dWide.copy(from: dA)
+                ScoreKernels.causalSoftmaxBackwardRows(wide: false, portable.p, dPortable.p, length: t)
+                ScoreKernels.causalSoftmaxBackwardRows(wide: true, portable.p, dWide.p, length: t)
+                let dDiff = Self.firstDifference(dPortable, dWide)
+                #expect(dDiff == nil, "causalSoftmaxBackwardRows T \(t) spread \(spread): \(dDiff ?? "")")
+            }
+        }
+    }
+
+    /// One head's forward and backward through the whole score core, q/k/v strided as in a
+    /// batch tensor, both kinds, weights kept (forward's A) or recomputed.
+    @Test(arguments: [false, true])
+    func headForwardBackwardMatchBitForBit(softmax: Bool) {
+        var draws = Draws(state: softmax ? 13 : 14)
+        for t in Self.lengths {
+            for (n, dk) in Self.widths.enumerated() {
+                let dv = Self.widths[(n + 2) % Self.widths.count]
+                let qkStride = 3 * dk + 5, vStride = 2 * dv + 3
+                let q = Buffer(t * qkStride), k = Buffer(t * qkStride), v = Buffer(t * vStride)
+                let dOut = Buffer(t * vStride)
+                for r in 0..<t {
+                    for i in 0..<dk { q.p[r * qkStride + i] = draws.next(1.5); k.p[r * qkStride + i] = draws.next(1.5) }
+                    for i in 0..<dv { v.p[r * vStride + i] = draws.next(1); dOut.p[r * vStride + i] = draws.next(1) }
+                }
+                let head = HeadView(length: t, keySize: dk, valueSize: dv, q: q.p, k: k.p, qkStride: qkStride,
+                                    v: v.p, vStride: vStride)
+                let scratchCount = ScoreKernels.headScratchCount(length: t, keySize: dk, valueSize: dv)
+                let tp = Self.roundUp8(t)
+                var outs: [Buffer] = [], weights: [Buffer] = [], grads: [[Buffer]] = []
+                for wide in [false, true] {
+                    let out = Buffer(t * vStride, fill: 3), w = Buffer(t * tp, fill: .nan)
+                    let scratch = Buffer(scratchCount, fill: .nan)
+                    ScoreKernels.headForward(softmax: softmax, wide: wide, head, out: out.p, outStride: vStride,
+                                             scratch: scratch.p, weights: w.p)
+                    outs.append(out); weights.append(w)
+                    for kept in [true, false] {
+                        let gq = Buffer(t * qkStride, fill: 5), gk = Buffer(t * qkStride, fill: 5)
+                        let gv = Buffer(t * vStride, fill: 5)
+                        let grad = HeadView(length: t, keySize: dk, valueSize: dv, q: gq.p, k: gk.p, qkStride: qkStride,
+                                            v: gv.p, vStride: vStride)
+                        ScoreKernels.headBackward(softmax: softmax, wide: wide, head, dOut: dOut.p, doutStride: vStride,
+                                                  grad: grad, scratch: scratch.p, weights: kept ? UnsafePointer(w.p) : nil)
+                        grads.append([gq, gk, gv])
+                    }
+                }
+                let label = "\(softmax ? "softmax" : "linear") T \(t) d_k \(dk) d_v \(dv)"
+                let outDiff = Self.firstDifference(outs[0], outs[1])
+                #expect(outDiff == nil, "forward \(label): \(outDiff ?? "")")
+                let wDiff = Self.firstDifference(weights[0], weights[1])
+                #expect(wDiff == nil, "weights \(label): \(wDiff ?? "")")
+                for kept in 0..<2 {
+                    for (g, name) in zip(0..<3, ["dq", "dk", "dv"]) {
+                        let diff = Self.firstDifference(grads[kept][g], grads[2 + kept][g])
+                        #expect(diff == nil, "\(name) \(label) \(kept == 0 ? "kept" : "recomputed"): \(diff ?? "")")
+                    }
+                }
+                // The backward is not trivially zero: some gradient is nonzero.
+                #expect(grads[2][2].values.contains { $0 != 0 && $0 != 5 })
+            }
+        }
+    }
+}
