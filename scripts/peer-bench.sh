@@ -4,7 +4,9 @@
 # 256 LDS sequences, in ROUNDS interleaved rounds (PyTorch, then mesa, in every round), each a
 # median of REPEATS steps. Prints every round and, per line, the median over rounds and the
 # ratio PyTorch / mesa. PyTorch runs from .venv-peer (made here with pip on first use; not
-# needed by the tests). PEER_COMPILE=1 also times torch.compile (minutes of compiling).
+# needed by the tests). PyTorch's figure is the better of eager and torch.compile, as issue 14
+# defines the peer (the first compile takes minutes: hybrid-mesa's 132 s; later runs reuse
+# inductor's cache); PEER_EAGER=1 times eager only.
 # Usage: scripts/peer-bench.sh [ROUNDS] [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ presets=(linear-1 linear-2 softmax-7 hybrid-mesa)
 for r in $(seq "$rounds"); do
     echo "== round $r: PyTorch ($threads threads)"
     "$venv/bin/python" benchmarks/peer/torch_step.py --repeats "$repeats" --threads "$threads" \
-        ${PEER_COMPILE:+--compile} --csv "$work/torch-$r.csv"
+        $([ -n "${PEER_EAGER:-}" ] || echo --compile) --csv "$work/torch-$r.csv"
     echo "== round $r: mesa ($threads threads)"
     : > "$work/mesa-$r.csv"
     for p in "${presets[@]}"; do
