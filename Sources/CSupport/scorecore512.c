@@ -92,43 +92,53 @@ MESA_AVX512 void mesa512_causal_scores(const float *x, const float *yT, long t, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'} (A [T][tp], v rows [T][dp]); rows in blocks of four, each
-// summing over s < min(t0 + 4, T) as the Swift kernel does. NV vectors of 16 columns at a time.
+// The two mixes share one block: output rows t0..t0+3 (stored while < end), NV vectors of 16
+// columns from c, out[t0 + j] = Σ_{s = s0}^{s1 − 1} w_j[s · step] x_s in order of s (x rows
+// [T][dp]), one FMA per term as the Swift kernels do.
 
-MESA_AVX512 MESA_INLINE void mixBlock(const float *a, const float *v, long t, long tp, long dp, long t0, long c,
-                                      const int nv, float *out) {
-    const long end = lmin(t0 + 4, t);
-    const float *a0 = a + t0 * tp, *a1 = a + lmin(t0 + 1, t - 1) * tp;
-    const float *a2 = a + lmin(t0 + 2, t - 1) * tp, *a3 = a + lmin(t0 + 3, t - 1) * tp;
+MESA_AVX512 MESA_INLINE void weightedRowsBlock(const float *w0, const float *w1, const float *w2, const float *w3,
+                                               long step, long s0, long s1, const float *x, long dp, long t0,
+                                               long end, long c, const int nv, float *out) {
     const __mmask16 m0 = lanes(dp - c), m1 = lanes(dp - c - 16), m2 = lanes(dp - c - 32);
     __m512 z = _mm512_setzero_ps();
     __m512 s00 = z, s01 = z, s02 = z, s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z, s30 = z, s31 = z, s32 = z;
-    for (long s = 0; s < end; s++) {
-        const float *vr = v + s * dp + c;
-        const __m512 v0 = _mm512_maskz_loadu_ps(m0, vr);
-        const __m512 v1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, vr + 16) : z;
-        const __m512 v2 = nv > 2 ? _mm512_maskz_loadu_ps(m2, vr + 32) : z;
-        const __m512 p0 = _mm512_set1_ps(a0[s]), p1 = _mm512_set1_ps(a1[s]);
-        const __m512 p2 = _mm512_set1_ps(a2[s]), p3 = _mm512_set1_ps(a3[s]);
-        s00 = _mm512_fmadd_ps(p0, v0, s00); s10 = _mm512_fmadd_ps(p1, v0, s10);
-        s20 = _mm512_fmadd_ps(p2, v0, s20); s30 = _mm512_fmadd_ps(p3, v0, s30);
+    for (long s = s0; s < s1; s++) {
+        const float *xr = x + s * dp + c;
+        const __m512 x0 = _mm512_maskz_loadu_ps(m0, xr);
+        const __m512 x1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, xr + 16) : z;
+        const __m512 x2 = nv > 2 ? _mm512_maskz_loadu_ps(m2, xr + 32) : z;
+        const __m512 p0 = _mm512_set1_ps(w0[s * step]), p1 = _mm512_set1_ps(w1[s * step]);
+        const __m512 p2 = _mm512_set1_ps(w2[s * step]), p3 = _mm512_set1_ps(w3[s * step]);
+        s00 = _mm512_fmadd_ps(p0, x0, s00); s10 = _mm512_fmadd_ps(p1, x0, s10);
+        s20 = _mm512_fmadd_ps(p2, x0, s20); s30 = _mm512_fmadd_ps(p3, x0, s30);
         if (nv > 1) {
-            s01 = _mm512_fmadd_ps(p0, v1, s01); s11 = _mm512_fmadd_ps(p1, v1, s11);
-            s21 = _mm512_fmadd_ps(p2, v1, s21); s31 = _mm512_fmadd_ps(p3, v1, s31);
+            s01 = _mm512_fmadd_ps(p0, x1, s01); s11 = _mm512_fmadd_ps(p1, x1, s11);
+            s21 = _mm512_fmadd_ps(p2, x1, s21); s31 = _mm512_fmadd_ps(p3, x1, s31);
         }
         if (nv > 2) {
-            s02 = _mm512_fmadd_ps(p0, v2, s02); s12 = _mm512_fmadd_ps(p1, v2, s12);
-            s22 = _mm512_fmadd_ps(p2, v2, s22); s32 = _mm512_fmadd_ps(p3, v2, s32);
+            s02 = _mm512_fmadd_ps(p0, x2, s02); s12 = _mm512_fmadd_ps(p1, x2, s12);
+            s22 = _mm512_fmadd_ps(p2, x2, s22); s32 = _mm512_fmadd_ps(p3, x2, s32);
         }
     }
-#define MESA_PUT(r, x0, x1, x2)                                                  \
-    if ((r) < t) {                                                               \
-        _mm512_mask_storeu_ps(out + (r) * dp + c, m0, x0);                       \
-        if (nv > 1) _mm512_mask_storeu_ps(out + (r) * dp + c + 16, m1, x1);      \
-        if (nv > 2) _mm512_mask_storeu_ps(out + (r) * dp + c + 32, m2, x2);      \
+#define MESA_PUT(r, y0, y1, y2)                                                  \
+    if ((r) < end) {                                                             \
+        _mm512_mask_storeu_ps(out + (r) * dp + c, m0, y0);                       \
+        if (nv > 1) _mm512_mask_storeu_ps(out + (r) * dp + c + 16, m1, y1);      \
+        if (nv > 2) _mm512_mask_storeu_ps(out + (r) * dp + c + 32, m2, y2);      \
     }
     MESA_PUT(t0, s00, s01, s02) MESA_PUT(t0 + 1, s10, s11, s12)
     MESA_PUT(t0 + 2, s20, s21, s22) MESA_PUT(t0 + 3, s30, s31, s32)
+#undef MESA_PUT
+}
+
+// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'} (A [T][tp], v rows [T][dp]); rows in blocks of four, each
+// summing over s < min(t0 + 4, T) as the Swift kernel does (rows past T − 1 read row T − 1 and
+// are not stored).
+MESA_AVX512 MESA_INLINE void mixBlock(const float *a, const float *v, long t, long tp, long dp, long t0, long c,
+                                      const int nv, float *out) {
+    const long end = lmin(t0 + 4, t);
+    weightedRowsBlock(a + t0 * tp, a + lmin(t0 + 1, t - 1) * tp, a + lmin(t0 + 2, t - 1) * tp,
+                      a + lmin(t0 + 3, t - 1) * tp, 1, 0, end, v, dp, t0, end, c, nv, out);
 }
 
 MESA_AVX512 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {
@@ -141,40 +151,11 @@ MESA_AVX512 void mesa512_causal_mix(const float *a, const float *v, long t, long
     }
 }
 
-// out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of the mix; rows t0..t0+3 sum over s ≥ t0.
-
+// out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of the mix; rows t0..t0+3 sum over s ≥ t0,
+// reading columns t0..t0+3 of A (inside the padded row width tp).
 MESA_AVX512 MESA_INLINE void mixTransposedBlock(const float *a, const float *g, long t, long tp, long dp, long t0,
                                                 long c, const int nv, float *out) {
-    const long end = lmin(t0 + 4, t);
-    const __mmask16 m0 = lanes(dp - c), m1 = lanes(dp - c - 16), m2 = lanes(dp - c - 32);
-    __m512 z = _mm512_setzero_ps();
-    __m512 s00 = z, s01 = z, s02 = z, s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z, s30 = z, s31 = z, s32 = z;
-    for (long s = t0; s < t; s++) {
-        const float *gr = g + s * dp + c, *row = a + s * tp + t0;
-        const __m512 g0 = _mm512_maskz_loadu_ps(m0, gr);
-        const __m512 g1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, gr + 16) : z;
-        const __m512 g2 = nv > 2 ? _mm512_maskz_loadu_ps(m2, gr + 32) : z;
-        const __m512 p0 = _mm512_set1_ps(row[0]), p1 = _mm512_set1_ps(row[1]);
-        const __m512 p2 = _mm512_set1_ps(row[2]), p3 = _mm512_set1_ps(row[3]);
-        s00 = _mm512_fmadd_ps(p0, g0, s00); s10 = _mm512_fmadd_ps(p1, g0, s10);
-        s20 = _mm512_fmadd_ps(p2, g0, s20); s30 = _mm512_fmadd_ps(p3, g0, s30);
-        if (nv > 1) {
-            s01 = _mm512_fmadd_ps(p0, g1, s01); s11 = _mm512_fmadd_ps(p1, g1, s11);
-            s21 = _mm512_fmadd_ps(p2, g1, s21); s31 = _mm512_fmadd_ps(p3, g1, s31);
-        }
-        if (nv > 2) {
-            s02 = _mm512_fmadd_ps(p0, g2, s02); s12 = _mm512_fmadd_ps(p1, g2, s12);
-            s22 = _mm512_fmadd_ps(p2, g2, s22); s32 = _mm512_fmadd_ps(p3, g2, s32);
-        }
-    }
-#define MESA_PUT_T(r, x0, x1, x2)                                                \
-    if ((r) < end) {                                                             \
-        _mm512_mask_storeu_ps(out + (r) * dp + c, m0, x0);                       \
-        if (nv > 1) _mm512_mask_storeu_ps(out + (r) * dp + c + 16, m1, x1);      \
-        if (nv > 2) _mm512_mask_storeu_ps(out + (r) * dp + c + 32, m2, x2);      \
-    }
-    MESA_PUT_T(t0, s00, s01, s02) MESA_PUT_T(t0 + 1, s10, s11, s12)
-    MESA_PUT_T(t0 + 2, s20, s21, s22) MESA_PUT_T(t0 + 3, s30, s31, s32)
+    weightedRowsBlock(a + t0, a + t0 + 1, a + t0 + 2, a + t0 + 3, tp, t0, t, g, dp, t0, lmin(t0 + 4, t), c, nv, out);
 }
 
 MESA_AVX512 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {
