@@ -12,16 +12,23 @@ import MesaTraining
         Variable.withoutGradients { objective.loss(on: batch).value.item }
     }
 
-    @Test(arguments: ["linear-1", "linear-2", "softmax-7", "hybrid-mesa", "full-mesa"])
-    func chunkedIsTheWholeBatchBitForBit(preset: String) throws {
+    /// A preset's objective and held-out batch (`evalBatch` sequences of `length`), and the
+    /// batch's loss in one piece (checked to be a plausible loss).
+    static func heldOut(_ preset: String, evalBatch: Int, length: Int) throws
+        -> (objective: NextStatePrediction, batch: SequenceBatch, whole: Double) {
         var c = try Presets.config(preset)
-        c.evalBatchSize = 13
-        c.length = 20
+        c.evalBatchSize = evalBatch
+        c.length = length
         let trainer = try Trainer(config: c)
         let objective = try #require(trainer.objective as? NextStatePrediction)
-        let batch = trainer.testBatch
-        let whole = Self.wholeBatchLoss(objective, batch)
+        let whole = wholeBatchLoss(objective, trainer.testBatch)
         #expect(whole.isFinite && whole > 0.05 && whole < 50)
+        return (objective, trainer.testBatch, whole)
+    }
+
+    @Test(arguments: ["linear-1", "linear-2", "softmax-7", "hybrid-mesa", "full-mesa"])
+    func chunkedIsTheWholeBatchBitForBit(preset: String) throws {
+        let (objective, batch, whole) = try Self.heldOut(preset, evalBatch: 13, length: 20)
         for chunk in [1, 2, 4, 5, 12, 13, 64] {
             let chunked = objective.heldOutLoss(on: batch, chunk: chunk)
             #expect(chunked.bitPattern == whole.bitPattern, "\(preset), chunk \(chunk): \(chunked) vs \(whole)")
@@ -66,14 +73,7 @@ import MesaTraining
 @Suite struct SideBySideChunkTests {
     @Test(arguments: ["hybrid-mesa", "full-mesa", "softmax-7", "linear-2"])
     func sideBySideIsTheWholeBatchBitForBit(preset: String) throws {
-        var c = try Presets.config(preset)
-        c.evalBatchSize = 11
-        c.length = 16
-        let trainer = try Trainer(config: c)
-        let objective = try #require(trainer.objective as? NextStatePrediction)
-        let batch = trainer.testBatch
-        let whole = ChunkedEvaluationTests.wholeBatchLoss(objective, batch)
-        #expect(whole.isFinite && whole > 0.05 && whole < 50)
+        let (objective, batch, whole) = try ChunkedEvaluationTests.heldOut(preset, evalBatch: 11, length: 16)
         for workers in [1, 2, 3] {
             for chunk in [1, 3, 4, 6] {
                 let loss = Parallel.withWorkers(workers) { objective.heldOutLoss(on: batch, chunk: chunk) }
