@@ -55,7 +55,7 @@ extension NextStatePrediction {
         }
         if lanes <= 1 { return ranges.map(predict) }
         let results = ChunkResults(count: ranges.count)
-        DispatchQueue.concurrentPerform(iterations: lanes) { _ in
+        Parallel.forEach(lanes) { _ in
             Parallel.serially {
                 while let i = results.claim() { results.store(predict(ranges[i]), at: i) }
             }
