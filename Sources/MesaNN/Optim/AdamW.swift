@@ -94,15 +94,10 @@ public final class AdamW {
                 v[i].withUnsafeMutableBufferPointer(as: S.self) { vp in
                 p.variable.update { value in
                     value.withUnsafeMutableBufferPointer(as: S.self) { pp in
-                        let b1 = S(s.beta1), b2 = S(s.beta2), eps = S(s.epsilon), rate = S(lr)
-                        let ic1 = S(1 / c1), ic2 = S(1 / c2), decay = S(wd), sc = S(scale), ec = S(elementClip)
-                        for j in 0..<pp.count {
-                            let gj = min(max(gp[j] * sc, -ec), ec)
-                            mp[j] = b1 * mp[j] + (1 - b1) * gj
-                            vp[j] = b2 * vp[j] + (1 - b2) * gj * gj
-                            let mHat = mp[j] * ic1, vHat = vp[j] * ic2
-                            pp[j] -= rate * (mHat / (vHat.squareRoot() + eps) + decay * pp[j])
-                        }
+                        let c = AdamWConstants<S>(beta1: s.beta1, beta2: s.beta2, epsilon: s.epsilon, rate: lr,
+                                                  inverseC1: 1 / c1, inverseC2: 1 / c2, decay: wd, scale: scale, clip: elementClip)
+                        adamwElements(pp.count, g: gp.baseAddress!, m: mp.baseAddress!, v: vp.baseAddress!,
+                                      p: pp.baseAddress!, c)
                     }
                 }}}}
             }
@@ -136,5 +131,57 @@ public final class AdamW {
         m = newM
         v = newV
         self.step = step
+    }
+}
+
+/// The update's constants in the parameter's precision.
+public struct AdamWConstants<S: TensorScalar> {
+    public let b1: S, b2: S, eps: S, rate: S, ic1: S, ic2: S, decay: S, sc: S, ec: S
+    public init(beta1: Double, beta2: Double, epsilon: Double, rate: Double, inverseC1: Double, inverseC2: Double,
+         decay: Double, scale: Double, clip: Double) {
+        b1 = S(beta1); b2 = S(beta2); eps = S(epsilon); self.rate = S(rate)
+        ic1 = S(inverseC1); ic2 = S(inverseC2); self.decay = S(decay); sc = S(scale); ec = S(clip)
+    }
+}
+
+/// One AdamW step on `count` elements, as the formulas read (`adamwElementsReference`), eight
+/// elements at a time: every operation is element-wise and correctly rounded (+, −, ×, ÷, √),
+/// done in the reference's order, so the lanes give the reference's bits.
+public func adamwElements<S: TensorScalar>(_ count: Int, g: UnsafePointer<S>, m: UnsafeMutablePointer<S>,
+                                    v: UnsafeMutablePointer<S>, p: UnsafeMutablePointer<S>, _ c: AdamWConstants<S>) {
+    typealias V = SIMD8<S>
+    let full = count / 8 * 8
+    let b1 = V(repeating: c.b1), b2 = V(repeating: c.b2), a1 = V(repeating: 1 - c.b1), a2 = V(repeating: 1 - c.b2)
+    let eps = V(repeating: c.eps), rate = V(repeating: c.rate), ic1 = V(repeating: c.ic1), ic2 = V(repeating: c.ic2)
+    let decay = V(repeating: c.decay), sc = V(repeating: c.sc), ec = V(repeating: c.ec), nec = V(repeating: -c.ec)
+    func load(_ q: UnsafePointer<S>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
+    func store(_ x: V, _ q: UnsafeMutablePointer<S>) { UnsafeMutableRawPointer(q).storeBytes(of: x, as: V.self) }
+    var j = 0
+    while j < full {
+        // min(max(x, −c), c) as Swift's max and min pick: NaN stays NaN.
+        var gj = load(g + j) * sc
+        gj.replace(with: nec, where: gj .<= nec)
+        gj.replace(with: ec, where: gj .> ec)
+        let mj = b1 * load(m + j) + a1 * gj
+        let vj = b2 * load(v + j) + a2 * gj * gj
+        store(mj, m + j)
+        store(vj, v + j)
+        let mHat = mj * ic1, vHat = vj * ic2
+        let pj = load(p + j)
+        store(pj - rate * (mHat / (vHat.squareRoot() + eps) + decay * pj), p + j)
+        j += 8
+    }
+    adamwElementsReference(from: full, to: count, g: g, m: m, v: v, p: p, c)
+}
+
+/// The update of elements `from..<to`, one at a time as the formulas read (the reference).
+public func adamwElementsReference<S: TensorScalar>(from: Int, to: Int, g: UnsafePointer<S>, m: UnsafeMutablePointer<S>,
+                                             v: UnsafeMutablePointer<S>, p: UnsafeMutablePointer<S>, _ c: AdamWConstants<S>) {
+    for j in from..<to {
+        let gj = min(max(g[j] * c.sc, -c.ec), c.ec)
+        m[j] = c.b1 * m[j] + (1 - c.b1) * gj
+        v[j] = c.b2 * v[j] + (1 - c.b2) * gj * gj
+        let mHat = m[j] * c.ic1, vHat = v[j] * c.ic2
+        p[j] -= c.rate * (mHat / (vHat.squareRoot() + c.eps) + c.decay * p[j])
     }
 }
