@@ -102,11 +102,15 @@ public enum Parallel {
         return (0..<p).map { i in (count * i / p)..<(count * (i + 1) / p) }
     }
 
-    /// Runs `body` on contiguous chunks of 0..<count, one chunk per worker, skipping the
-    /// threads when there is less than `grain` work per chunk.
+    /// Runs `body` on contiguous chunks of 0..<count, `perWorker` chunks per worker (taken by
+    /// whichever worker is free next, so a core slowed by other work, such as the next batch's
+    /// prefetch, takes fewer), skipping the threads when there is less than `grain` work per chunk.
+    /// Callers whose chunks are independent get the same results for any split.
     @inlinable
-    public static func forChunks(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-        let parts = max(1, min(workers, count / max(1, grain)))
+    public static func forChunks(_ count: Int, grain: Int = 1, perWorker: Int = 1, _ body: (Range<Int>) -> Void) {
+        let w = workers
+        if w == 1 || count <= 1 { body(0..<count); return }
+        let parts = max(1, min(w * max(1, perWorker), count / max(1, grain)))
         if parts == 1 { body(0..<count); return }
         let ranges = split(count, parts: parts)
         DispatchQueue.concurrentPerform(iterations: parts) { body(ranges[$0]) }

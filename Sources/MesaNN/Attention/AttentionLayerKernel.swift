@@ -300,7 +300,7 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
 
     func run() -> (Tensor, AttentionLayerSaved) {
         withExtendedLifetime(self) {
-            Parallel.forChunks(s.tiles) { tiles in
+            Parallel.forChunks(s.tiles, perWorker: 4) { tiles in
                 let scratch = WorkerScratch<S>(core.scratchCount(length: s.length, keySize: s.keySize, valueSize: s.valueSize))
                 core.prepare(scratch: scratch.base, length: s.length, keySize: s.keySize, valueSize: s.valueSize)
                 for tile in tiles {

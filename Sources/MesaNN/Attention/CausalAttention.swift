@@ -78,7 +78,7 @@ func causalAttentionForward<C: AttentionCore, S: TensorScalar>(_ core: C, _ inpu
     let (q, k, v) = (inputs.q.unsafeElements(as: S.self), inputs.k.unsafeElements(as: S.self), inputs.v.unsafeElements(as: S.self))
     let extra = inputs.extra?.unsafeElements(as: S.self)
     withExtendedLifetime((inputs, weights, out, parameters)) {
-        Parallel.forChunks(g.jobs) { jobs in
+        Parallel.forChunks(g.jobs, perWorker: 4) { jobs in
             let scratch = WorkerScratch<S>(core.scratchCount(length: t, keySize: g.keySize, valueSize: g.valueSize))
             core.prepare(scratch: scratch.base, length: t, keySize: g.keySize, valueSize: g.valueSize)
             for job in jobs {

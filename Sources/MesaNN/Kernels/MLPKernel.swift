@@ -38,7 +38,7 @@ public func mlpForward(x: Tensor, up w1: Tensor, down w2: Tensor, keepHidden: Bo
             w1.withUnsafeBufferPointer(as: S.self) { w1p in
             w2.withUnsafeBufferPointer(as: S.self) { w2p in
             u.withUnsafeMutableBufferPointer(as: S.self) { up in
-                Parallel.forChunks(s.tiles) { tiles in
+                Parallel.forChunks(s.tiles, perWorker: 4) { tiles in
                   TensorPool.shared.withScratch(S.self, count: MLPShape.tileRows * s.hidden * (keepHidden ? 1 : 2)) { g in
                     for tile in tiles {
                         let r0 = tile * MLPShape.tileRows, n = min(s.rows, r0 + MLPShape.tileRows) - r0
