@@ -1,3 +1,15 @@
+import CSupport
+import Foundation
+
+/// The AVX-512 lane kernels of data generation (CSupport's data512.c: the LDS batch eight
+/// sequences at a time, `VectorNormals.normals`), bit for bit their Swift definitions.
+public enum LaneKernels {
+    /// The CPU runs them (AVX-512 F/BW/DQ/VL).
+    public static let available: Bool = mesa_cpu_has_avx512() == 1
+    /// They run: available and not switched off by MESA_KERNELS=portable.
+    public static let enabled: Bool = available && ProcessInfo.processInfo.environment["MESA_KERNELS"] != "portable"
+}
+
 /// Which normal sampler a task's random streams use: part of the stream's definition, so it
 /// is recorded in a run's configuration (`task.normals`) and a resume may not change it.
 ///
@@ -235,9 +247,27 @@ public enum VectorNormals {
     /// The `count` normals of blocks first, first + 1, … of the stream (counter, key): block
     /// first + p gives out[2p] and out[2p + 1] (the second value of an odd count's last block
     /// is dropped).
-    @inlinable
+    /// Through data512.c where `LaneKernels.enabled`, else `portableNormals`.
     public static func normals(_ count: Int, firstBlock first: UInt32, counter: SIMD4<UInt32>,
                                key: SIMD2<UInt32>, into out: UnsafeMutablePointer<Double>) {
+        normals(count, firstBlock: first, counter: counter, key: key, into: out, lanes: LaneKernels.enabled)
+    }
+
+    /// `normals` with the lane kernel on or off (`lanes` is ignored where the CPU cannot run it).
+    public static func normals(_ count: Int, firstBlock first: UInt32, counter: SIMD4<UInt32>,
+                               key: SIMD2<UInt32>, into out: UnsafeMutablePointer<Double>, lanes: Bool) {
+        if lanes && LaneKernels.available {
+            let c = [counter[0], counter[1], counter[2], counter[3]], k = [key[0], key[1]]
+            mesa512_vector_normals(count, first, c, k, out)
+        } else {
+            portableNormals(count, firstBlock: first, counter: counter, key: key, into: out)
+        }
+    }
+
+    /// The Swift SIMD8 version of `normals`.
+    @inlinable
+    public static func portableNormals(_ count: Int, firstBlock first: UInt32, counter: SIMD4<UInt32>,
+                                       key: SIMD2<UInt32>, into out: UnsafeMutablePointer<Double>) {
         var i = 0, block = first
         while i < count {
             let (w0, w1, w2, w3) = philox4x32x8Lanes(first: block, counter: counter, key: key)
