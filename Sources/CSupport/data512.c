@@ -25,23 +25,35 @@ long mesa_lds_work_doubles(long n, long count) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Philox4x32-10, lane l computing block (x0, x1, x2, x3)[l] under key (k0, k1): the words of
-// `philox4x32` in the low 32 bits of 64-bit lanes.
+// Philox4x32-10, lane l computing block (x0, x1, x2, x3)[l]: the words of `philox4x32` in the
+// low 32 bits of 64-bit lanes. `ks` is the key schedule (keySchedule): round r xors in
+// ks[2r] and ks[2r + 1], read straight from memory as a broadcast operand. The lanes' upper
+// halves are not cleared between rounds (vpmuludq reads only the lower 32 bits, and the upper
+// halves never reach a lower one); the four output words are masked once at the end.
 
-MESA_AVX512 MESA_INLINE void philox8(__m512i x[4], uint32_t k0, uint32_t k1) {
-    const __m512i low = _mm512_set1_epi64(0xFFFFFFFFll);
-    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
-    __m512i x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
-    for (int round = 0; round < 10; round++) {
-        const __m512i p0 = _mm512_mul_epu32(m0, x0), p1 = _mm512_mul_epu32(m1, x2);
-        x0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x1), _mm512_set1_epi64(k0));
-        x1 = _mm512_and_si512(p1, low);
-        x2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x3), _mm512_set1_epi64(k1));
-        x3 = _mm512_and_si512(p0, low);
+static void keySchedule(uint32_t k0, uint32_t k1, uint64_t ks[20]) {
+    for (int r = 0; r < 10; r++) {
+        ks[2 * r] = k0;
+        ks[2 * r + 1] = k1;
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    x[0] = x0; x[1] = x1; x[2] = x2; x[3] = x3;
+}
+
+MESA_AVX512 MESA_INLINE void philox8(__m512i x[4], const uint64_t *ks) {
+    const __m512i low = _mm512_set1_epi64(0xFFFFFFFFll);
+    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
+    __m512i x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+#pragma clang loop unroll(full)
+    for (int round = 0; round < 10; round++) {
+        const __m512i p0 = _mm512_mul_epu32(m0, x0), p1 = _mm512_mul_epu32(m1, x2);
+        x0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), x1, _mm512_set1_epi64((long long)ks[2 * round]), 0x96);
+        x1 = p1;
+        x2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), x3, _mm512_set1_epi64((long long)ks[2 * round + 1]), 0x96);
+        x3 = p0;
+    }
+    x[0] = _mm512_and_si512(x0, low); x[1] = _mm512_and_si512(x1, low);
+    x[2] = _mm512_and_si512(x2, low); x[3] = _mm512_and_si512(x3, low);
 }
 
 /// (hi << 32 | lo) >> 11 as a Double (exact: below 2⁵³).
@@ -78,6 +90,29 @@ MESA_AVX512 MESA_INLINE __m512d vlog(__m512d x) {
     const __m512d hfsq = MUL(MUL(V(0.5), f), f);
     const __m512d inner = ADD(MUL(s, ADD(hfsq, r)), MUL(k, V(1.90821492927058770002e-10)));
     return SUB(MUL(k, V(6.93147180369123816490e-01)), SUB(SUB(hfsq, inner), f));
+}
+
+/// philox8 of two sets of blocks, round by round (two independent chains for the scheduler).
+MESA_AVX512 MESA_INLINE void philox8x2(__m512i x[4], __m512i y[4], const uint64_t *ks) {
+    const __m512i low = _mm512_set1_epi64(0xFFFFFFFFll);
+    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
+    __m512i x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], y0 = y[0], y1 = y[1], y2 = y[2], y3 = y[3];
+#pragma clang loop unroll(full)
+    for (int round = 0; round < 10; round++) {
+        const __m512i k0 = _mm512_set1_epi64((long long)ks[2 * round]), k1 = _mm512_set1_epi64((long long)ks[2 * round + 1]);
+        const __m512i p0 = _mm512_mul_epu32(m0, x0), p1 = _mm512_mul_epu32(m1, x2);
+        const __m512i q0 = _mm512_mul_epu32(m0, y0), q1 = _mm512_mul_epu32(m1, y2);
+        x0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), x1, k0, 0x96);
+        y0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(q1, 32), y1, k0, 0x96);
+        x1 = p1; y1 = q1;
+        x2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), x3, k1, 0x96);
+        y2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(q0, 32), y3, k1, 0x96);
+        x3 = p0; y3 = q0;
+    }
+    x[0] = _mm512_and_si512(x0, low); x[1] = _mm512_and_si512(x1, low);
+    x[2] = _mm512_and_si512(x2, low); x[3] = _mm512_and_si512(x3, low);
+    y[0] = _mm512_and_si512(y0, low); y[1] = _mm512_and_si512(y1, low);
+    y[2] = _mm512_and_si512(y2, low); y[3] = _mm512_and_si512(y3, low);
 }
 
 /// VectorNormals.pair of eight blocks: z0 = r cos 2πu₂, z1 = r sin 2πu₂.
@@ -127,12 +162,31 @@ MESA_AVX512 void mesa512_vector_normals(long count, uint32_t first, const uint32
     const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i interleaveLow = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
     const __m512i interleaveHigh = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+    uint64_t ks[20];
+    keySchedule(key[0], key[1], ks);
     uint32_t block = first;
-    for (long i = 0; i < count; i += 16, block += 8) {
+    long i = 0;
+    for (; i + 32 <= count; i += 32, block += 16) {
         __m512i w[4] = {
             _mm512_and_si512(_mm512_add_epi64(lane, _mm512_set1_epi64(block)), _mm512_set1_epi64(0xFFFFFFFFll)),
             _mm512_set1_epi64(counter[1]), _mm512_set1_epi64(counter[2]), _mm512_set1_epi64(counter[3])};
-        philox8(w, key[0], key[1]);
+        __m512i x[4] = {
+            _mm512_and_si512(_mm512_add_epi64(lane, _mm512_set1_epi64((uint32_t)(block + 8))), _mm512_set1_epi64(0xFFFFFFFFll)),
+            w[1], w[2], w[3]};
+        philox8x2(w, x, ks);
+        __m512d z0, z1, z2, z3;
+        vpair(w, &z0, &z1);
+        vpair(x, &z2, &z3);
+        _mm512_storeu_pd(out + i, _mm512_permutex2var_pd(z0, interleaveLow, z1));
+        _mm512_storeu_pd(out + i + 8, _mm512_permutex2var_pd(z0, interleaveHigh, z1));
+        _mm512_storeu_pd(out + i + 16, _mm512_permutex2var_pd(z2, interleaveLow, z3));
+        _mm512_storeu_pd(out + i + 24, _mm512_permutex2var_pd(z2, interleaveHigh, z3));
+    }
+    for (; i < count; i += 16, block += 8) {
+        __m512i w[4] = {
+            _mm512_and_si512(_mm512_add_epi64(lane, _mm512_set1_epi64(block)), _mm512_set1_epi64(0xFFFFFFFFll)),
+            _mm512_set1_epi64(counter[1]), _mm512_set1_epi64(counter[2]), _mm512_set1_epi64(counter[3])};
+        philox8(w, ks);
         __m512d z0, z1;
         vpair(w, &z0, &z1);
         const __m512d lo = _mm512_permutex2var_pd(z0, interleaveLow, z1);
@@ -155,7 +209,7 @@ MESA_AVX512 void mesa512_vector_normals(long count, uint32_t first, const uint32
 
 /// Qᵀ of the Householder QR of a (row-major [n][n] per lane, overwritten with R), bit for bit
 /// `householderQT` (and `Linalg.qr`) in each lane.
-MESA_AVX512 static void householderQTLanes(long n, double *r, double *qT, double *v, double *acc) {
+MESA_AVX512 MESA_INLINE void householderQTLanes(long n, double *r, double *qT, double *v) {
     const __m512d zero = _mm512_setzero_pd(), one = V(1.0);
     const __m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ull);
     for (long i = 0; i < n; i++)
@@ -183,34 +237,36 @@ MESA_AVX512 static void householderQTLanes(long n, double *r, double *qT, double
         active &= _mm512_cmp_pd_mask(vv, zero, _CMP_NEQ_UQ);
         if (!active) continue;
         const __m512d scale = _mm512_div_pd(V(2.0), vv);
-        // R ← (I − 2vvᵀ/vᵀv) R
-        for (long c = 0; c < n; c++) _mm512_storeu_pd(acc + 8 * c, zero);
-        for (long i = j; i < n; i++) {
-            const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-            for (long c = 0; c < n; c++)
-                _mm512_storeu_pd(acc + 8 * c, ADD(_mm512_loadu_pd(acc + 8 * c), MUL(vi, _mm512_loadu_pd(R(i, c)))));
-        }
-        for (long c = 0; c < n; c++) _mm512_storeu_pd(acc + 8 * c, MUL(_mm512_loadu_pd(acc + 8 * c), scale));
-        for (long i = j; i < n; i++) {
-            const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-            for (long c = 0; c < n; c++) {
-                const __m512d x = _mm512_loadu_pd(R(i, c));
-                _mm512_storeu_pd(R(i, c), _mm512_mask_mov_pd(x, active, SUB(x, MUL(_mm512_loadu_pd(acc + 8 * c), vi))));
+        // R ← (I − 2vvᵀ/vᵀv) R, then Q ← Q (I − 2vvᵀ/vᵀv) on Qᵀ: column c's sum over i in order,
+        // columns in blocks of 16 held in registers (the columns are independent).
+        for (long c0 = 0; c0 < n; c0 += 16) {
+            const long cn = n - c0 < 16 ? n - c0 : 16;
+            __m512d a[16];
+            for (long c = 0; c < cn; c++) a[c] = zero;
+            for (long i = j; i < n; i++) {
+                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
+                for (long c = 0; c < cn; c++) a[c] = ADD(a[c], MUL(vi, _mm512_loadu_pd(R(i, c0 + c))));
             }
-        }
-        // Q ← Q (I − 2vvᵀ/vᵀv), on Qᵀ
-        for (long c = 0; c < n; c++) _mm512_storeu_pd(acc + 8 * c, zero);
-        for (long i = j; i < n; i++) {
-            const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-            for (long c = 0; c < n; c++)
-                _mm512_storeu_pd(acc + 8 * c, ADD(_mm512_loadu_pd(acc + 8 * c), MUL(_mm512_loadu_pd(QT(i, c)), vi)));
-        }
-        for (long c = 0; c < n; c++) _mm512_storeu_pd(acc + 8 * c, MUL(_mm512_loadu_pd(acc + 8 * c), scale));
-        for (long i = j; i < n; i++) {
-            const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-            for (long c = 0; c < n; c++) {
-                const __m512d x = _mm512_loadu_pd(QT(i, c));
-                _mm512_storeu_pd(QT(i, c), _mm512_mask_mov_pd(x, active, SUB(x, MUL(_mm512_loadu_pd(acc + 8 * c), vi))));
+            for (long c = 0; c < cn; c++) a[c] = MUL(a[c], scale);
+            for (long i = j; i < n; i++) {
+                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
+                for (long c = 0; c < cn; c++) {
+                    const __m512d x = _mm512_loadu_pd(R(i, c0 + c));
+                    _mm512_storeu_pd(R(i, c0 + c), _mm512_mask_mov_pd(x, active, SUB(x, MUL(a[c], vi))));
+                }
+            }
+            for (long c = 0; c < cn; c++) a[c] = zero;
+            for (long i = j; i < n; i++) {
+                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
+                for (long c = 0; c < cn; c++) a[c] = ADD(a[c], MUL(_mm512_loadu_pd(QT(i, c0 + c)), vi));
+            }
+            for (long c = 0; c < cn; c++) a[c] = MUL(a[c], scale);
+            for (long i = j; i < n; i++) {
+                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
+                for (long c = 0; c < cn; c++) {
+                    const __m512d x = _mm512_loadu_pd(QT(i, c0 + c));
+                    _mm512_storeu_pd(QT(i, c0 + c), _mm512_mask_mov_pd(x, active, SUB(x, MUL(a[c], vi))));
+                }
             }
         }
     }
@@ -230,7 +286,7 @@ MESA_AVX512 static void householderQTLanes(long n, double *r, double *qT, double
 
 /// s_{t+1} = clip(σ z_t + W s_t), component i summed over j in order: x = σ z_ti, then
 /// x = x + W_ij s_tj for j = 0, 1, …; clip as Swift's min(max(x, −c), c) (NaN stays NaN).
-MESA_AVX512 static void recurrenceLanes(long n, long count, double sigma, double clip, const double *wT,
+MESA_AVX512 MESA_INLINE void recurrenceLanes(long n, long count, double sigma, double clip, const double *wT,
                                         const double *z, double *s) {
     const __m512d vs = V(sigma), hi = V(clip), lo = V(-clip);
     for (long t = 1; t < count; t++) {
@@ -288,7 +344,7 @@ MESA_AVX512 MESA_INLINE void transpose8(__m256 r[8]) {
 
 /// Lane l's states s_0 … s_{count−1} (count·n values) to inputs[l·per + k] = s[k] (k < per) and
 /// targets[l·per + k − n] = s[k] (k ≥ n), per = (count − 1)·n, for lanes < `lanes`.
-MESA_AVX512 static void storeLanes(long n, long count, const double *s, long lanes, void *inputs, void *targets,
+MESA_AVX512 MESA_INLINE void storeLanes(long n, long count, const double *s, long lanes, void *inputs, void *targets,
                                    int float32) {
     const long per = (count - 1) * n, total = count * n;
     if (!float32) {
@@ -313,29 +369,41 @@ MESA_AVX512 static void storeLanes(long n, long count, const double *s, long lan
             if (tgMask) {
                 // Targets start n values later: store from the first kept value on, so that no
                 // address before the buffer is formed.
-                const long from = tgFirst > 0 ? tgFirst : 0;
-                const __m256i shift = _mm256_add_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), _mm256_set1_epi32((int)from));
-                const __m256 moved = _mm256_permutexvar_ps(shift, r[l]);
-                _mm256_mask_storeu_ps(tg + l * per + k0 + from - n, (__mmask8)(tgMask >> from), moved);
+                if (tgFirst <= 0) {
+                    _mm256_mask_storeu_ps(tg + l * per + k0 - n, tgMask, r[l]);
+                } else {
+                    const __m256i shift = _mm256_add_epi32(_mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), _mm256_set1_epi32((int)tgFirst));
+                    _mm256_mask_storeu_ps(tg + l * per, (__mmask8)(tgMask >> tgFirst), _mm256_permutexvar_ps(shift, r[l]));
+                }
             }
         }
     }
 }
 
 /// The recurrence and stores of one lane group whose teacher (or Qᵀ) is in place.
-MESA_AVX512 static void finishLanes(long n, long count, double sigma, double clip, const double *sharedWT, double *work,
-                                    long lanes, void *inputs, void *targets, int float32) {
+MESA_AVX512 MESA_INLINE void finishLanesBody(long n, long count, double sigma, double clip, const double *sharedWT,
+                                             double *work, long lanes, void *inputs, void *targets, int float32) {
     double *r = work, *qT = r + 8 * n * n, *v = qT + 8 * n * n, *acc = v + 8 * n, *s = acc + 8 * n;
     double *z = s + 8 * (count * n + 8);
     const double *wT = qT;
     if (sharedWT) {
         for (long k = 0; k < n * n; k++) _mm512_storeu_pd(qT + 8 * k, V(sharedWT[k]));
     } else {
-        householderQTLanes(n, r, qT, v, acc);
+        householderQTLanes(n, r, qT, v);
     }
     for (long k = count * n; k < count * n + 8; k++) _mm512_storeu_pd(s + 8 * k, _mm512_setzero_pd());
     recurrenceLanes(n, count, sigma, clip, wT, z, s);
     storeLanes(n, count, s, lanes, inputs, targets, float32);
+}
+
+/// finishLanesBody, compiled once for the presets' n = 10 (the loops over n unrolled, the QR's
+/// accumulators in registers) and once for any n.
+MESA_AVX512 static void finishLanes(long n, long count, double sigma, double clip, const double *sharedWT, double *work,
+                                    long lanes, void *inputs, void *targets, int float32) {
+    if (n == 10)
+        finishLanesBody(10, count, sigma, clip, sharedWT, work, lanes, inputs, targets, float32);
+    else
+        finishLanesBody(n, count, sigma, clip, sharedWT, work, lanes, inputs, targets, float32);
 }
 
 /// Lanes ≥ `lanes` repeat lane 0's inputs (their results are never stored).
@@ -356,6 +424,35 @@ MESA_AVX512 void mesa512_lds_lanes(long n, long count, double sigma, double clip
     finishLanes(n, count, sigma, clip, sharedWT, work, lanes, inputs, targets, float32);
 }
 
+/// `count` normals of the vectorized sampler for the eight lanes' streams (counter (block,
+/// index, step, purpose)) from block `first` on: value k of each lane (block first + k/2) to
+/// out[8k, 8k + 8). Two blocks per iteration.
+MESA_AVX512 MESA_INLINE void normalsLanes(long count, uint32_t first, __m512i index, __m512i vstep, __m512i vpurpose,
+                                          const uint64_t *ks, double *out) {
+    uint32_t block = first;
+    long k = 0;
+    for (; k + 4 <= count; k += 4, block += 2) {
+        __m512i w[4] = {_mm512_set1_epi64(block), index, vstep, vpurpose};
+        __m512i x[4] = {_mm512_set1_epi64((uint32_t)(block + 1)), index, vstep, vpurpose};
+        philox8x2(w, x, ks);
+        __m512d z0, z1, z2, z3;
+        vpair(w, &z0, &z1);
+        vpair(x, &z2, &z3);
+        _mm512_storeu_pd(out + 8 * k, z0);
+        _mm512_storeu_pd(out + 8 * (k + 1), z1);
+        _mm512_storeu_pd(out + 8 * (k + 2), z2);
+        _mm512_storeu_pd(out + 8 * (k + 3), z3);
+    }
+    for (; k < count; k += 2, block++) {
+        __m512i w[4] = {_mm512_set1_epi64(block), index, vstep, vpurpose};
+        philox8(w, ks);
+        __m512d z0, z1;
+        vpair(w, &z0, &z1);
+        _mm512_storeu_pd(out + 8 * k, z0);
+        if (k + 1 < count) _mm512_storeu_pd(out + 8 * (k + 1), z1);
+    }
+}
+
 MESA_AVX512 void mesa512_lds_vectorized_lanes(long n, long count, double sigma, double clip, const double *sharedWT,
                                               const uint32_t *key, uint32_t step, uint32_t purpose, uint32_t firstIndex,
                                               long lanes, void *inputs, void *targets, int float32, double *work) {
@@ -365,35 +462,24 @@ MESA_AVX512 void mesa512_lds_vectorized_lanes(long n, long count, double sigma, 
     if (lanes < 8) index = _mm512_mask_mov_epi64(index, (__mmask8)(0xFFu << lanes), _mm512_set1_epi64(firstIndex));
     index = _mm512_and_si512(index, _mm512_set1_epi64(0xFFFFFFFFll));
     const __m512i vstep = _mm512_set1_epi64(step), vpurpose = _mm512_set1_epi64(purpose);
+    uint64_t ks[20];
+    keySchedule(key[0], key[1], ks);
     uint32_t block = 0;
     // The teacher's n² normals: block p gives values 2p and 2p + 1.
     if (!sharedWT) {
-        for (long k = 0; k < n * n; k += 2, block++) {
-            __m512i w[4] = {_mm512_set1_epi64(block), index, vstep, vpurpose};
-            philox8(w, key[0], key[1]);
-            __m512d z0, z1;
-            vpair(w, &z0, &z1);
-            _mm512_storeu_pd(r + 8 * k, z0);
-            if (k + 1 < n * n) _mm512_storeu_pd(r + 8 * (k + 1), z1);
-        }
+        normalsLanes(n * n, block, index, vstep, vpurpose, ks, r);
+        block += (uint32_t)((n * n + 1) / 2);
     }
     // s_1: n uniforms on [−1, 1), two per block (words 0-1 and 2-3).
     for (long k = 0; k < n; k += 2, block++) {
         __m512i w[4] = {_mm512_set1_epi64(block), index, vstep, vpurpose};
-        philox8(w, key[0], key[1]);
+        philox8(w, ks);
         const __m512d u0 = MUL(top53(w[0], w[1]), V(0x1p-53)), u1 = MUL(top53(w[2], w[3]), V(0x1p-53));
         _mm512_storeu_pd(s + 8 * k, ADD(V(-1.0), MUL(V(2.0), u0)));
         if (k + 1 < n) _mm512_storeu_pd(s + 8 * (k + 1), ADD(V(-1.0), MUL(V(2.0), u1)));
     }
     // The noise's n·(count − 1) normals, from the next whole block.
-    for (long k = 0; k < nz; k += 2, block++) {
-        __m512i w[4] = {_mm512_set1_epi64(block), index, vstep, vpurpose};
-        philox8(w, key[0], key[1]);
-        __m512d z0, z1;
-        vpair(w, &z0, &z1);
-        _mm512_storeu_pd(z + 8 * k, z0);
-        if (k + 1 < nz) _mm512_storeu_pd(z + 8 * (k + 1), z1);
-    }
+    normalsLanes(nz, block, index, vstep, vpurpose, ks, z);
     finishLanes(n, count, sigma, clip, sharedWT, work, lanes, inputs, targets, float32);
 }
 
