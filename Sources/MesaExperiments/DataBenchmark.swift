@@ -22,7 +22,8 @@ public struct DataBenchmark {
     /// The task kind the vectorized sampler was timed on: the configuration's, or "lds" for a
     /// kind that has no vectorized stream.
     public var vectorizedKind = "lds"
-    /// The same batches through the portable Swift path (no AVX-512 lane kernels), one thread,
+    /// The same batches through the portable Swift path (no AVX-512 lane kernels: what
+    /// MESA_KERNELS=portable or a CPU without AVX-512 runs), one thread,
     /// CPU time, interleaved with the rest; empty when the lane kernels do not run here.
     public var portableCPU: [Double] = [], portableVectorizedCPU: [Double] = []
     public static let targetSeconds = 1e-3
@@ -112,10 +113,10 @@ public struct DataBenchmark {
                 + String(format: "%7.3f ms  (range %.3f–%.3f)", m(x) * 1e3, x.min()! * 1e3, x.max()! * 1e3)
         }
         let portable = portableCPU.isEmpty ? "  (AVX-512 lane kernels not running: the fast path is the portable Swift path)"
-            : line("  fast, portable Swift path, 1 thread, CPU", portableCPU)
+            : line("  fast, portable Swift, 1 thread, CPU time", portableCPU)
                 + String(format: "   → lanes %.2fx faster", m(portableCPU) / m(fastCPU))
         let portableVectorized = portableVectorizedCPU.isEmpty ? ""
-            : line("  vectorized, portable Swift path, 1 thread, CPU", portableVectorizedCPU)
+            : line("  vectorized, portable Swift, 1 thread, CPU", portableVectorizedCPU)
                 + String(format: "   → lanes %.2fx faster", m(portableVectorizedCPU) / m(vectorizedCPU)) + "\n"
         return """
         batch of \(config.batchSize) sequences, T \(config.length), task \(config.task.kind), median of \(fastCPU.count) interleaved repetitions

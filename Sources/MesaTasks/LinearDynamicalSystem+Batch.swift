@@ -80,13 +80,13 @@ extension LinearDynamicalSystem {
                 for b in range {
                     var stream = PhiloxBlockStream(seed: seed, purpose: purpose, step: step, index: b, buffer: words)
                     if sharedTeacherT == nil {
-                        if vectorized { stream.vectorizedNormals(n * n, into: g) } else {
+                        if vectorized { stream.vectorizedNormals(n * n, into: g, lanes: false) } else {
                             stream.normals(n * n, into: g, scratch: normalScratch)
                         }
                         Self.householderQT(g, n: n, r: r, qT: wT, v: v, acc: acc)
                     }
                     for i in 0..<n { states[i] = stream.uniform(-1, 1) }
-                    if vectorized { stream.vectorizedNormals(noiseCount, into: z) } else {
+                    if vectorized { stream.vectorizedNormals(noiseCount, into: z, lanes: false) } else {
                         stream.normals(noiseCount, into: z, scratch: normalScratch)
                     }
                     recurrence(count: count, wT: wT, noise: z, states: states, x: x)

@@ -306,9 +306,11 @@ extension RandomStream {
 }
 
 extension PhiloxBlockStream {
-    /// As `RandomStream.vectorizedNormals`, into `out`, eight blocks at a time in vector lanes.
+    /// As `RandomStream.vectorizedNormals`, into `out`, eight blocks at a time in vector lanes
+    /// (through data512.c where `lanes` and the CPU allow).
     @inlinable
-    public mutating func vectorizedNormals(_ count: Int, into out: UnsafeMutablePointer<Double>) {
+    public mutating func vectorizedNormals(_ count: Int, into out: UnsafeMutablePointer<Double>,
+                                           lanes: Bool = LaneKernels.enabled) {
         // The next block no word has been taken from.
         let start = used == Self.bufferWords ? nextBlock : nextBlock &- 8 &+ UInt32((used + 3) / 4)
         guard count > 0 else {
@@ -316,7 +318,7 @@ extension PhiloxBlockStream {
             used = Self.bufferWords
             return
         }
-        VectorNormals.normals(count, firstBlock: start, counter: counter, key: key, into: out)
+        VectorNormals.normals(count, firstBlock: start, counter: counter, key: key, into: out, lanes: lanes)
         nextBlock = start &+ UInt32((count + 1) / 2)
         used = Self.bufferWords
     }
