@@ -56,6 +56,23 @@ MESA_AVX512 MESA_INLINE void philox8(__m512i x[4], const uint64_t *ks) {
     x[2] = _mm512_and_si512(x2, low); x[3] = _mm512_and_si512(x3, low);
 }
 
+/// `philox4x32x8`: blocks first … first + 7 of the stream (counter, key), block l's four words to
+/// out[4l ..< 4l + 4].
+MESA_AVX512 void mesa512_philox_words(uint32_t first, const uint32_t *counter, const uint32_t *key, uint32_t *out) {
+    uint64_t ks[20];
+    keySchedule(key[0], key[1], ks);
+    __m512i w[4] = {
+        _mm512_and_si512(_mm512_add_epi64(_mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi64(first)),
+                         _mm512_set1_epi64(0xFFFFFFFFll)),
+        _mm512_set1_epi64(counter[1]), _mm512_set1_epi64(counter[2]), _mm512_set1_epi64(counter[3])};
+    philox8(w, ks);
+    // 64-bit lane l of w01 holds words 0, 1 of block l, of w23 words 2, 3.
+    const __m512i w01 = _mm512_or_si512(w[0], _mm512_slli_epi64(w[1], 32));
+    const __m512i w23 = _mm512_or_si512(w[2], _mm512_slli_epi64(w[3], 32));
+    _mm512_storeu_si512(out, _mm512_permutex2var_epi64(w01, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), w23));
+    _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi64(w01, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), w23));
+}
+
 /// (hi << 32 | lo) >> 11 as a Double (exact: below 2⁵³).
 MESA_AVX512 MESA_INLINE __m512d top53(__m512i hi, __m512i lo) {
     return _mm512_cvtepu64_pd(_mm512_srli_epi64(_mm512_or_si512(_mm512_slli_epi64(hi, 32), lo), 11));
@@ -486,6 +503,9 @@ MESA_AVX512 void mesa512_lds_vectorized_lanes(long n, long count, double sigma, 
 #else
 
 long mesa_lds_work_doubles(long n, long count) { (void)n; (void)count; return 0; }
+void mesa512_philox_words(uint32_t first, const uint32_t *counter, const uint32_t *key, uint32_t *out) {
+    (void)first; (void)counter; (void)key; (void)out;
+}
 void mesa512_vector_normals(long count, uint32_t first, const uint32_t *counter, const uint32_t *key, double *out) {
     (void)count; (void)first; (void)counter; (void)key; (void)out;
 }

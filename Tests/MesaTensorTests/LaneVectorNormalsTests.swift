@@ -30,3 +30,27 @@ import MesaTensor
         #expect(lane.allSatisfy { $0.isFinite })
     }
 }
+
+/// `philox4x32x8` (through data512.c where the CPU has AVX-512) and its Swift SIMD8 version
+/// against eight single blocks of `philox4x32`, word by word, at counter and key edges.
+@Suite struct LanePhiloxTests {
+    @Test func laneAndPortableWordsAreEightSingleBlocks() {
+        let lane = UnsafeMutablePointer<UInt32>.allocate(capacity: 32), portable = UnsafeMutablePointer<UInt32>.allocate(capacity: 32)
+        defer { lane.deallocate(); portable.deallocate() }
+        for (first, counter, key) in [(UInt32(0), SIMD4<UInt32>(0, 3, 17, 2), SIMD2<UInt32>(42, 0)),
+                                      (0xFFFF_FFFC, SIMD4(0, 0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF), SIMD2(0xFFFF_FFFF, 0xFFFF_FFFF)),
+                                      (123_456, SIMD4(0, 9, 1, 5), SIMD2(0xA409_3822, 0x299F_31D0))] {
+            philox4x32x8(first: first, counter: counter, key: key, into: lane)
+            philox4x32x8Portable(first: first, counter: counter, key: key, into: portable)
+            for l in 0..<8 {
+                var c = counter
+                c[0] = first &+ UInt32(l)
+                let block = philox4x32(c, key: key)
+                for w in 0..<4 {
+                    #expect(lane[4 * l + w] == block[w])
+                    #expect(portable[4 * l + w] == block[w])
+                }
+            }
+        }
+    }
+}

@@ -95,5 +95,7 @@ void mesa512_lds_vectorized_lanes(long n, long count, double sigma, double clip,
                                   const uint32_t *key, uint32_t step, uint32_t purpose, uint32_t firstIndex,
                                   long lanes, void *inputs, void *targets, int float32, double *work);
 void mesa512_vector_normals(long count, uint32_t first, const uint32_t *counter, const uint32_t *key, double *out);
+/// philox4x32x8 (MesaTensor's PhiloxBlocks.swift): eight blocks' 32 words, block by block.
+void mesa512_philox_words(uint32_t first, const uint32_t *counter, const uint32_t *key, uint32_t *out);
 
 #endif

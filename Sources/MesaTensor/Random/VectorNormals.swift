@@ -8,6 +8,18 @@ public enum LaneKernels {
     public static let available: Bool = mesa_cpu_has_avx512() == 1
     /// They run: available and not switched off by MESA_KERNELS=portable.
     public static let enabled: Bool = available && ProcessInfo.processInfo.environment["MESA_KERNELS"] != "portable"
+
+    /// `philox4x32x8` through data512.c (call only where `available`).
+    @usableFromInline
+    static func philoxWords(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt32>,
+                            into out: UnsafeMutablePointer<UInt32>) {
+        withUnsafePointer(to: counter) { c in
+            withUnsafePointer(to: key) { k in
+                mesa512_philox_words(first, UnsafeRawPointer(c).assumingMemoryBound(to: UInt32.self),
+                                     UnsafeRawPointer(k).assumingMemoryBound(to: UInt32.self), out)
+            }
+        }
+    }
 }
 
 /// Which normal sampler a task's random streams use: part of the stream's definition, so it
@@ -257,8 +269,12 @@ public enum VectorNormals {
     public static func normals(_ count: Int, firstBlock first: UInt32, counter: SIMD4<UInt32>,
                                key: SIMD2<UInt32>, into out: UnsafeMutablePointer<Double>, lanes: Bool) {
         if lanes && LaneKernels.available {
-            let c = [counter[0], counter[1], counter[2], counter[3]], k = [key[0], key[1]]
-            mesa512_vector_normals(count, first, c, k, out)
+            withUnsafePointer(to: counter) { c in
+                withUnsafePointer(to: key) { k in
+                    mesa512_vector_normals(count, first, UnsafeRawPointer(c).assumingMemoryBound(to: UInt32.self),
+                                           UnsafeRawPointer(k).assumingMemoryBound(to: UInt32.self), out)
+                }
+            }
         } else {
             portableNormals(count, firstBlock: first, counter: counter, key: key, into: out)
         }
