@@ -39,7 +39,7 @@ let package = Package(
                 dependencies: ["CBLAS", "CSupport", .product(name: "Numerics", package: "swift-numerics")],
                 swiftSettings: fast),
         .target(name: "MesaNN", dependencies: ["MesaTensor", "CSupport"], swiftSettings: fast),
-        .target(name: "MesaTasks", dependencies: ["MesaTensor"], swiftSettings: fast),
+        .target(name: "MesaTasks", dependencies: ["MesaTensor", "CSupport"], swiftSettings: fast),
         // Analyses read checkpoints: MesaAnalysis loads runs through MesaTraining's run directories and
         // configurations; MesaTraining never imports MesaAnalysis.
         .target(name: "MesaAnalysis",

@@ -22,6 +22,10 @@ public struct DataBenchmark {
     /// The task kind the vectorized sampler was timed on: the configuration's, or "lds" for a
     /// kind that has no vectorized stream.
     public var vectorizedKind = "lds"
+    /// The same batches through the portable Swift path (no AVX-512 lane kernels: what
+    /// MESA_KERNELS=portable or a CPU without AVX-512 runs), one thread,
+    /// CPU time, interleaved with the rest; empty when the lane kernels do not run here.
+    public var portableCPU: [Double] = [], portableVectorizedCPU: [Double] = []
     public static let targetSeconds = 1e-3
 
     static func threadCPUSeconds() -> Double {
@@ -50,7 +54,9 @@ public struct DataBenchmark {
         var u = RandomStream(seed: 1, purpose: .experiment)
         let uniforms = (0..<(2 * pairs)).map { _ in max(u.uniform(), 1e-300) }
         var fc: [Double] = [], rc: [Double] = [], fw: [Double] = [], rw: [Double] = [], lc: [Double] = []
-        var vc: [Double] = [], vw: [Double] = [], vn: [Double] = []
+        var vc: [Double] = [], vw: [Double] = [], vn: [Double] = [], pc: [Double] = [], pv: [Double] = []
+        let lanes = LaneKernels.enabled
+        let ldsTask = task as? LinearDynamicalSystem, ldsVectorTask = vectorTask as? LinearDynamicalSystem
         var sink = 0.0
         let normalsOut = UnsafeMutablePointer<Double>.allocate(capacity: 2 * pairs)
         defer { normalsOut.deallocate() }
@@ -59,6 +65,15 @@ public struct DataBenchmark {
                 (cpuTime { _ = task.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) },
                  cpuTime { _ = task.referenceBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) },
                  cpuTime { _ = vectorTask.batch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep) })
+            }
+            if lanes, let lt = ldsTask, let lv = ldsVectorTask {
+                let (p1, p2) = Parallel.withWorkers(1) {
+                    (cpuTime { _ = lt.makeBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep,
+                                                 dtype: .float32, lanes: false) },
+                     cpuTime { _ = lv.makeBatch(size: b, length: t, seed: seed, purpose: .trainingBatch, step: rep,
+                                                 dtype: .float32, lanes: false) })
+                }
+                if rep >= 2 { pc.append(p1); pv.append(p2) }
             }
             let vnormals = cpuTime {
                 VectorNormals.normals(2 * pairs, firstBlock: 0, counter: SIMD4(0, 0, UInt32(rep), 5), key: SIMD2(1, 0),
@@ -86,6 +101,8 @@ public struct DataBenchmark {
         var result = DataBenchmark(config: config, fastCPU: fc, referenceCPU: rc, fastWall: fw, referenceWall: rw,
                              libmCPU: lc, pairs: pairs, vectorizedCPU: vc, vectorizedWall: vw, vectorizedNormalsCPU: vn)
         result.vectorizedKind = vectorConfig.kind
+        result.portableCPU = pc
+        result.portableVectorizedCPU = pv
         return result
     }
 
@@ -95,16 +112,23 @@ public struct DataBenchmark {
             name.padding(toLength: 46, withPad: " ", startingAt: 0)
                 + String(format: "%7.3f ms  (range %.3f–%.3f)", m(x) * 1e3, x.min()! * 1e3, x.max()! * 1e3)
         }
+        let portable = portableCPU.isEmpty ? "  (AVX-512 lane kernels not running: the fast path is the portable Swift path)"
+            : line("  fast, portable Swift, 1 thread, CPU time", portableCPU)
+                + String(format: "   → lanes %.2fx faster", m(portableCPU) / m(fastCPU))
+        let portableVectorized = portableVectorizedCPU.isEmpty ? ""
+            : line("  vectorized, portable Swift, 1 thread, CPU", portableVectorizedCPU)
+                + String(format: "   → lanes %.2fx faster", m(portableVectorizedCPU) / m(vectorizedCPU)) + "\n"
         return """
         batch of \(config.batchSize) sequences, T \(config.length), task \(config.task.kind), median of \(fastCPU.count) interleaved repetitions
         \(line("  fast, 1 thread, CPU time", fastCPU))
+        \(portable)
         \(line("  reference, 1 thread, CPU time", referenceCPU))   → \(String(format: "%.2f", m(referenceCPU) / m(fastCPU)))x
         \(line("  log + sqrt + sin + cos of \(pairs) pairs (floor)", libmCPU))   → \(String(format: "%.0f", 100 * m(libmCPU) / m(fastCPU)))% of the fast path
         \(line("  fast, \(Parallel.workers) threads, wall", fastWall))
         \(line("  reference, \(Parallel.workers) threads, wall", referenceWall))
         vectorized normals (task.normals "vectorized", stream version 2, task \(vectorizedKind): same law, values within ulps)
         \(line("  vectorized, 1 thread, CPU time", vectorizedCPU))\(vectorizedKind == config.task.kind ? String(format: "   → %.2fx the fast path", m(fastCPU) / m(vectorizedCPU)) : "   (another task than the fast path's)")
-        \(line("  its \(2 * pairs) normals alone", vectorizedNormalsCPU))   → \(String(format: "%.0f", 100 * m(vectorizedNormalsCPU) / m(vectorizedCPU)))% of its batch
+        \(portableVectorized)\(line("  its \(2 * pairs) normals alone", vectorizedNormalsCPU))   → \(String(format: "%.0f", 100 * m(vectorizedNormalsCPU) / m(vectorizedCPU)))% of its batch
         \(line("  vectorized, \(Parallel.workers) threads, wall", vectorizedWall))
         target ≤ \(String(format: "%.0f", Self.targetSeconds * 1e3)) ms per batch, one thread, CPU time: \(targetVerdict)
         """

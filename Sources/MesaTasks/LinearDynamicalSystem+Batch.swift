@@ -1,3 +1,4 @@
+import CSupport
 import MesaTensor
 
 /// The fast batch of task 1 (and task 5): the same bytes as `referenceBatch`, which draws each
@@ -16,9 +17,23 @@ import MesaTensor
 /// With the vectorized sampler (`normals == .vectorized`) the normals come from
 /// `PhiloxBlockStream.vectorizedNormals` instead, equal to the reference's
 /// `RandomStream.vectorizedNormals`; everything else is the same.
+///
+/// Where the CPU has AVX-512 (`LaneKernels.enabled`), eight sequences run at once in the eight
+/// Double lanes of a vector register (data512.c): each lane does the reference's operations in
+/// the reference's order (QR, recurrence, rounding to the storage type), and with the vectorized
+/// sampler the C code draws the Philox blocks and normals itself. The default stream's normals
+/// are still drawn here, sequence by sequence (`PhiloxBlockStream.normals`).
 extension LinearDynamicalSystem {
     public func makeBatch(size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int,
                           dtype: DType) -> SequenceBatch {
+        makeBatch(size: size, length: length, seed: seed, purpose: purpose, step: step, dtype: dtype,
+                  lanes: LaneKernels.enabled)
+    }
+
+    /// `makeBatch` with the lane kernels on or off (`lanes` is ignored where the CPU cannot run
+    /// them): both give the reference's bytes; tests compare each with it.
+    public func makeBatch(size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int,
+                          dtype: DType, lanes: Bool) -> SequenceBatch {
         precondition(size > 0 && length > 0, "batch size and sequence length must be positive")
         let n = dimension
         // Task 5's shared teacher: drawn once, by the reference code.
@@ -29,24 +44,32 @@ extension LinearDynamicalSystem {
         switch dtype {
         case .float32:
             return fill(Float.self, size: size, length: length, seed: seed, purpose: purpose, step: step,
-                        sharedTeacherT: shared)
+                        sharedTeacherT: shared, lanes: lanes && LaneKernels.available)
         case .float64:
             return fill(Double.self, size: size, length: length, seed: seed, purpose: purpose, step: step,
-                        sharedTeacherT: shared)
+                        sharedTeacherT: shared, lanes: lanes && LaneKernels.available)
         }
     }
 
     private func fill<S: TensorScalar & BinaryFloatingPoint>(
         _: S.Type, size: Int, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int,
-        sharedTeacherT: [Double]?
+        sharedTeacherT: [Double]?, lanes: Bool
     ) -> SequenceBatch {
         let n = dimension, per = length * n, count = length + 1
         let vectorized = normals == .vectorized
+        precondition(step >= 0 && step <= Int(UInt32.max) && size - 1 <= Int(UInt32.max),
+                     "random stream step \(step) / index \(size - 1) out of range")
         var targetsOut: UnsafeMutableBufferPointer<S>?
         let targets = Tensor(shape: [size, length, n], of: S.self) { targetsOut = $0 }
         let inputs = Tensor(shape: [size, length, n], of: S.self) { ip in
             let tp = targetsOut!
             Parallel.forChunks(size) { range in
+                if lanes {
+                    fillLanes(range, length: length, seed: seed, purpose: purpose, step: step, sharedTeacherT: sharedTeacherT,
+                              inputs: UnsafeMutableRawPointer(ip.baseAddress!), targets: UnsafeMutableRawPointer(tp.baseAddress!),
+                              float32: S.self == Float.self)
+                    return
+                }
                 let words = UnsafeMutablePointer<UInt32>.allocate(capacity: PhiloxBlockStream.bufferWords)
                 let noiseCount = n * (count - 1), bulk = max(n * n, noiseCount) + 1
                 let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 4 * n * n + count * n + 4 * n + noiseCount + bulk + 16)
@@ -57,13 +80,13 @@ extension LinearDynamicalSystem {
                 for b in range {
                     var stream = PhiloxBlockStream(seed: seed, purpose: purpose, step: step, index: b, buffer: words)
                     if sharedTeacherT == nil {
-                        if vectorized { stream.vectorizedNormals(n * n, into: g) } else {
+                        if vectorized { stream.vectorizedNormals(n * n, into: g, lanes: false) } else {
                             stream.normals(n * n, into: g, scratch: normalScratch)
                         }
                         Self.householderQT(g, n: n, r: r, qT: wT, v: v, acc: acc)
                     }
                     for i in 0..<n { states[i] = stream.uniform(-1, 1) }
-                    if vectorized { stream.vectorizedNormals(noiseCount, into: z) } else {
+                    if vectorized { stream.vectorizedNormals(noiseCount, into: z, lanes: false) } else {
                         stream.normals(noiseCount, into: z, scratch: normalScratch)
                     }
                     recurrence(count: count, wT: wT, noise: z, states: states, x: x)
@@ -76,6 +99,45 @@ extension LinearDynamicalSystem {
             }
         }
         return SequenceBatch(inputs: inputs, targets: targets)
+    }
+
+    /// The sequences `range` eight at a time through data512.c (lane l of a group is sequence
+    /// g0 + l): with the vectorized sampler all in C; with the default stream the normals and s_1
+    /// drawn here, per sequence, and the QR, recurrence and stores in C.
+    private func fillLanes(_ range: Range<Int>, length: Int, seed: UInt64, purpose: RandomPurpose, step: Int,
+                           sharedTeacherT: [Double]?, inputs: UnsafeMutableRawPointer, targets: UnsafeMutableRawPointer,
+                           float32: Bool) {
+        let n = dimension, per = length * n, count = length + 1, noiseCount = n * length
+        let bytes = float32 ? MemoryLayout<Float>.stride : MemoryLayout<Double>.stride
+        let work = UnsafeMutablePointer<Double>.allocate(capacity: mesa_lds_work_doubles(n, count))
+        let shared = UnsafeMutablePointer<Double>.allocate(capacity: n * n)
+        defer { work.deallocate(); shared.deallocate() }
+        if let t = sharedTeacherT { for i in 0..<(n * n) { shared[i] = t[i] } }
+        let sharedWT: UnsafePointer<Double>? = sharedTeacherT == nil ? nil : UnsafePointer(shared)
+        if normals == .vectorized {
+            let key: [UInt32] = [UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)]
+            for g0 in stride(from: range.lowerBound, to: range.upperBound, by: 8) {
+                mesa512_lds_vectorized_lanes(n, count, noise, stateClip, sharedWT, key, UInt32(step), purpose.rawValue,
+                                             UInt32(g0), min(8, range.upperBound - g0), inputs + g0 * per * bytes,
+                                             targets + g0 * per * bytes, float32 ? 1 : 0, work)
+            }
+            return
+        }
+        let words = UnsafeMutablePointer<UInt32>.allocate(capacity: PhiloxBlockStream.bufferWords)
+        let draws = UnsafeMutablePointer<Double>.allocate(capacity: 8 * (n * n + n + noiseCount) + max(n * n, noiseCount) + 2)
+        defer { words.deallocate(); draws.deallocate() }
+        let teachers = draws, initial = teachers + 8 * n * n, noises = initial + 8 * n, scratch = noises + 8 * noiseCount
+        for g0 in stride(from: range.lowerBound, to: range.upperBound, by: 8) {
+            let lanes = min(8, range.upperBound - g0)
+            for l in 0..<lanes {
+                var stream = PhiloxBlockStream(seed: seed, purpose: purpose, step: step, index: g0 + l, buffer: words)
+                if sharedTeacherT == nil { stream.normals(n * n, into: teachers + l * n * n, scratch: scratch) }
+                for i in 0..<n { initial[l * n + i] = stream.uniform(-1, 1) }
+                stream.normals(noiseCount, into: noises + l * noiseCount, scratch: scratch)
+            }
+            mesa512_lds_lanes(n, count, noise, stateClip, teachers, sharedWT, initial, noises, lanes,
+                              inputs + g0 * per * bytes, targets + g0 * per * bytes, float32 ? 1 : 0, work)
+        }
     }
 
     /// `sequence(count:stream:)` after the teacher and s_1 are drawn, from the noise's normals

@@ -1,6 +1,8 @@
 #ifndef MESA_CSUPPORT_H
 #define MESA_CSUPPORT_H
 
+#include <stdint.h>
+
 /// Keeps freed memory inside the process (glibc's mmap threshold raised to its 32 MiB
 /// maximum, its trim threshold to 1 GiB), so the large buffers a training step frees are
 /// reused by the next step without page faults. A no-op where the C library is not glibc.
@@ -75,5 +77,25 @@ void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t);
 void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst);
 void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst);
 void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *dst, long stride);
+
+/// The LDS batch eight sequences at a time (data512.c), bit for bit MesaTasks'
+/// LinearDynamicalSystem+Batch.swift: lane l of a group is sequence b0 + l. Call only when
+/// mesa_cpu_has_avx512() said 1. `work` holds mesa_lds_work_doubles(n, count) Doubles;
+/// count = T + 1; inputs and targets point at sequence b0's [T][n] block (Float32 when float32
+/// is 1, else Float64); lanes (1…8) is how many sequences the group has. mesa512_lds_lanes takes
+/// the default stream's draws, lane by lane ([lanes][n²] teacher normals, or a shared Wᵀ
+/// [n²]; [lanes][n] s_1; [lanes][T·n] noise normals); mesa512_lds_vectorized_lanes draws the
+/// vectorized sampler's stream itself (key = seed's two words, counter (block, b0 + l, step,
+/// purpose)). mesa512_vector_normals is VectorNormals.normals.
+long mesa_lds_work_doubles(long n, long count);
+void mesa512_lds_lanes(long n, long count, double sigma, double clip, const double *teachers,
+                       const double *sharedWT, const double *initial, const double *noise, long lanes,
+                       void *inputs, void *targets, int float32, double *work);
+void mesa512_lds_vectorized_lanes(long n, long count, double sigma, double clip, const double *sharedWT,
+                                  const uint32_t *key, uint32_t step, uint32_t purpose, uint32_t firstIndex,
+                                  long lanes, void *inputs, void *targets, int float32, double *work);
+void mesa512_vector_normals(long count, uint32_t first, const uint32_t *counter, const uint32_t *key, double *out);
+/// philox4x32x8 (MesaTensor's PhiloxBlocks.swift): eight blocks' 32 words, block by block.
+void mesa512_philox_words(uint32_t first, const uint32_t *counter, const uint32_t *key, uint32_t *out);
 
 #endif

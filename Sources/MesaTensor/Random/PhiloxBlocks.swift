@@ -3,10 +3,22 @@ import RealModule
 /// Philox4x32-10 for eight consecutive blocks at once, lane-parallel: block `first + l` of
 /// the stream (index, step, purpose, key) lands in `out[4l ..< 4l + 4]`. Each lane computes
 /// exactly `philox4x32` (the 32-bit products are taken in 64-bit lanes, which the vector
-/// units multiply directly), so the words are those of `RandomStream`, only faster.
+/// units multiply directly), so the words are those of `RandomStream`, only faster. Through
+/// data512.c's AVX-512 lanes where `LaneKernels.enabled` (the same words).
 @inlinable
 public func philox4x32x8(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt32>,
                          into out: UnsafeMutablePointer<UInt32>) {
+    if LaneKernels.enabled {
+        LaneKernels.philoxWords(first: first, counter: counter, key: key, into: out)
+    } else {
+        philox4x32x8Portable(first: first, counter: counter, key: key, into: out)
+    }
+}
+
+/// `philox4x32x8` in Swift SIMD8 lanes (what runs without the AVX-512 lane kernels).
+@inlinable
+public func philox4x32x8Portable(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt32>,
+                                 into out: UnsafeMutablePointer<UInt32>) {
     let (x0, x1, x2, x3) = philox4x32x8Lanes(first: first, counter: counter, key: key)
     for l in 0..<8 {
         out[4 * l] = UInt32(truncatingIfNeeded: x0[l])

@@ -1,3 +1,27 @@
+import CSupport
+import Foundation
+
+/// The AVX-512 lane kernels of data generation (CSupport's data512.c: the LDS batch eight
+/// sequences at a time, `VectorNormals.normals`), bit for bit their Swift definitions.
+public enum LaneKernels {
+    /// The CPU runs them (AVX-512 F/BW/DQ/VL).
+    public static let available: Bool = mesa_cpu_has_avx512() == 1
+    /// They run: available and not switched off by MESA_KERNELS=portable.
+    public static let enabled: Bool = available && ProcessInfo.processInfo.environment["MESA_KERNELS"] != "portable"
+
+    /// `philox4x32x8` through data512.c (call only where `available`).
+    @usableFromInline
+    static func philoxWords(first: UInt32, counter: SIMD4<UInt32>, key: SIMD2<UInt32>,
+                            into out: UnsafeMutablePointer<UInt32>) {
+        withUnsafePointer(to: counter) { c in
+            withUnsafePointer(to: key) { k in
+                mesa512_philox_words(first, UnsafeRawPointer(c).assumingMemoryBound(to: UInt32.self),
+                                     UnsafeRawPointer(k).assumingMemoryBound(to: UInt32.self), out)
+            }
+        }
+    }
+}
+
 /// Which normal sampler a task's random streams use: part of the stream's definition, so it
 /// is recorded in a run's configuration (`task.normals`) and a resume may not change it.
 ///
@@ -235,9 +259,31 @@ public enum VectorNormals {
     /// The `count` normals of blocks first, first + 1, … of the stream (counter, key): block
     /// first + p gives out[2p] and out[2p + 1] (the second value of an odd count's last block
     /// is dropped).
-    @inlinable
+    /// Through data512.c where `LaneKernels.enabled`, else `portableNormals`.
     public static func normals(_ count: Int, firstBlock first: UInt32, counter: SIMD4<UInt32>,
                                key: SIMD2<UInt32>, into out: UnsafeMutablePointer<Double>) {
+        normals(count, firstBlock: first, counter: counter, key: key, into: out, lanes: LaneKernels.enabled)
+    }
+
+    /// `normals` with the lane kernel on or off (`lanes` is ignored where the CPU cannot run it).
+    public static func normals(_ count: Int, firstBlock first: UInt32, counter: SIMD4<UInt32>,
+                               key: SIMD2<UInt32>, into out: UnsafeMutablePointer<Double>, lanes: Bool) {
+        if lanes && LaneKernels.available {
+            withUnsafePointer(to: counter) { c in
+                withUnsafePointer(to: key) { k in
+                    mesa512_vector_normals(count, first, UnsafeRawPointer(c).assumingMemoryBound(to: UInt32.self),
+                                           UnsafeRawPointer(k).assumingMemoryBound(to: UInt32.self), out)
+                }
+            }
+        } else {
+            portableNormals(count, firstBlock: first, counter: counter, key: key, into: out)
+        }
+    }
+
+    /// The Swift SIMD8 version of `normals`.
+    @inlinable
+    public static func portableNormals(_ count: Int, firstBlock first: UInt32, counter: SIMD4<UInt32>,
+                                       key: SIMD2<UInt32>, into out: UnsafeMutablePointer<Double>) {
         var i = 0, block = first
         while i < count {
             let (w0, w1, w2, w3) = philox4x32x8Lanes(first: block, counter: counter, key: key)
@@ -276,9 +322,11 @@ extension RandomStream {
 }
 
 extension PhiloxBlockStream {
-    /// As `RandomStream.vectorizedNormals`, into `out`, eight blocks at a time in vector lanes.
+    /// As `RandomStream.vectorizedNormals`, into `out`, eight blocks at a time in vector lanes
+    /// (through data512.c where `lanes` and the CPU allow).
     @inlinable
-    public mutating func vectorizedNormals(_ count: Int, into out: UnsafeMutablePointer<Double>) {
+    public mutating func vectorizedNormals(_ count: Int, into out: UnsafeMutablePointer<Double>,
+                                           lanes: Bool = LaneKernels.enabled) {
         // The next block no word has been taken from.
         let start = used == Self.bufferWords ? nextBlock : nextBlock &- 8 &+ UInt32((used + 3) / 4)
         guard count > 0 else {
@@ -286,7 +334,7 @@ extension PhiloxBlockStream {
             used = Self.bufferWords
             return
         }
-        VectorNormals.normals(count, firstBlock: start, counter: counter, key: key, into: out)
+        VectorNormals.normals(count, firstBlock: start, counter: counter, key: key, into: out, lanes: lanes)
         nextBlock = start &+ UInt32((count + 1) / 2)
         used = Self.bufferWords
     }
