@@ -92,6 +92,7 @@ MESA_AVX512 int mesa512_sgemm_small(int transB, long m, long n, long k, const fl
     if (transB) {
         // op(B)[p][j] = B[j][p]: copy into rows of np = N rounded up to 16.
         const long np = (n + 15) & ~15L;
+        if (k * np > (1L << 20)) return 0;  // a panel over 4 MiB per thread: leave it to OpenBLAS
         float *panel = gemmPanelOfAtLeast(k * np);
         if (!panel) return 0;
         for (long j = 0; j < n; j++) {

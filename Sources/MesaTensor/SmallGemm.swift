@@ -43,7 +43,8 @@ public enum SmallGemm {
 
     /// gemm512.c itself, whatever `enabled` says (tests and benchmarks; the shape must satisfy
     /// `takes` but for the OpenBLAS small-kernel rule, and the CPU must have AVX-512). Returns
-    /// false, C untouched, when it could not get memory for B's panel.
+    /// false, C untouched, when B's panel would pass 4 MiB or memory ran out (Float.gemm then calls
+    /// OpenBLAS, whose bits are the same).
     public static func run(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                            b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
         precondition(cpuHasAVX512, "SmallGemm.run needs AVX-512")

@@ -165,6 +165,23 @@ private func gemmCases(count: Int, seed: UInt64) -> [GemmCase] {
         }
     }
 
+    /// A transposed B whose panel would pass 4 MiB (K 256 × N 4112) is refused by gemm512 and
+    /// left to OpenBLAS by Float.gemm: same bits either way.
+    @Test(.enabled(if: SmallGemm.cpuHasAVX512 && BLASKernels.coreName.lowercased() == "skylakex"))
+    func widePanelFallsBackToOpenBLAS() {
+        let g = GemmCase(m: 3, n: 4112, k: 256, transB: true, beta: 1, pad: 0, zeros: false, seed: 7)
+        #expect(g.takenByMesa)
+        var out = g.c
+        let ran = g.a.withUnsafeBufferPointer { ap in g.b.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { cp in
+            SmallGemm.run(transB: true, m: g.m, n: g.n, k: g.k, a: ap.baseAddress!, lda: g.lda, b: bp.baseAddress!, ldb: g.ldb,
+                          beta: g.beta, c: cp.baseAddress!, ldc: g.ldc)
+        } } }
+        #expect(!ran && bitDifferences(out, g.c) == 0, "refused, C untouched")
+        #expect(bitDifferences(g.floatGemm(), g.openBLAS()) == 0)
+        let narrower = GemmCase(m: 3, n: 4096, k: 256, transB: true, beta: 0, pad: 0, zeros: false, seed: 8)
+        #expect(bitDifferences(narrower.mesaKernel(), narrower.openBLAS()) == 0)
+    }
+
     /// Which calls go where: MESA_KERNELS=portable, no AVX-512 or other OpenBLAS kernels → OpenBLAS
     /// only; A transposed, α ≠ 1, β ∉ {0, 1}, K > 256 and OpenBLAS's small-kernel shapes → OpenBLAS.
     @Test func routing() {

@@ -78,7 +78,8 @@ void mesa512_scatter_rows(const float *src, long t, long d, float scale, float *
 
 /// C = op(A)·op(B) + (accumulate ? C : 0) for row-major Float32, A not transposed, K <= 256
 /// (gemm512.c; AVX-512, only after mesa_cpu_has_avx512()): bit for bit OpenBLAS SkylakeX's
-/// cblas_sgemm with alpha 1, beta accumulate. Returns 0 (C untouched) when it could not get memory.
+/// cblas_sgemm with alpha 1, beta accumulate. Returns 0 (C untouched) when B is transposed and its
+/// panel (K × N rounded up to 16) would pass 4 MiB, or when it could not get memory: use OpenBLAS then.
 int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long lda,
                         const float *b, long ldb, int accumulate, float *c, long ldc);
 
