@@ -1,4 +1,5 @@
 import CBLAS
+import CSupport
 import RealModule
 
 /// The element type of a `Tensor`: Float32 for training, Float64 for analysis and for the
@@ -36,6 +37,10 @@ extension Float: TensorScalar {
                             alpha: Float, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if SmallGemm.enabled && SmallGemm.takes(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta),
+           mesa512_sgemm_small(transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta == 1 ? 1 : 0, c, ldc) != 0 {
+            return  // thin product, same bits as OpenBLAS (SmallGemm)
+        }
         _ = Parallel.configureBLAS  // BLAS single-threaded before its first call (a one-time check, no lock)
         cblas_sgemm(CblasRowMajor, trans(transA), trans(transB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

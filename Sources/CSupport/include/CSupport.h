@@ -97,5 +97,11 @@ void mesa512_lds_vectorized_lanes(long n, long count, double sigma, double clip,
 void mesa512_vector_normals(long count, uint32_t first, const uint32_t *counter, const uint32_t *key, double *out);
 /// philox4x32x8 (MesaTensor's PhiloxBlocks.swift): eight blocks' 32 words, block by block.
 void mesa512_philox_words(uint32_t first, const uint32_t *counter, const uint32_t *key, uint32_t *out);
+/// C = op(A)·op(B) + (accumulate ? C : 0) for row-major Float32, A not transposed, K <= 256
+/// (gemm512.c; AVX-512, only after mesa_cpu_has_avx512()): bit for bit OpenBLAS SkylakeX's
+/// cblas_sgemm with alpha 1, beta accumulate. Returns 0 (C untouched) when B is transposed and its
+/// panel (K × N rounded up to 16) would pass 4 MiB, or when it could not get memory: use OpenBLAS then.
+int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long lda,
+                        const float *b, long ldb, int accumulate, float *c, long ldc);
 
 #endif

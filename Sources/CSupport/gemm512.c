@@ -1,0 +1,122 @@
+// A 16-lane (AVX-512) Float32 GEMM for the thin products of mesa's models, C = op(A)·op(B) + β·C
+// with A not transposed, α = 1, β ∈ {0, 1} and K ≤ 256 (MesaTensor's SmallGemm decides; every
+// other call stays on OpenBLAS). Bit for bit what OpenBLAS's SkylakeX sgemm computes for these
+// shapes: every C element is ONE chain of fused multiply-adds over k = 0…K−1 in order, starting
+// from +0, then C = acc + 0 (β = 0: −0 becomes +0, C is never read) or C = acc + C (β = 1)
+// (Tests/MesaTensorTests/SmallGemmTests.swift compares with cblas_sgemm over many shapes).
+// Unlike OpenBLAS it packs no A and clears no C: op(B) (at most 256 × N) is copied into 16-wide
+// column panels only when B is transposed, and each 8-row × 48-column tile of C is written once.
+// Only the functions marked MESA_AVX512 use AVX-512; they run only after mesa_cpu_has_avx512()
+// said yes. No fusing beyond the written FMAs:
+#pragma clang fp contract(off)
+
+#include "CSupport.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdlib.h>
+
+#define MESA_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
+#define MESA_INLINE static inline __attribute__((always_inline))
+
+/// Lanes [0, n) of a 16-lane mask (n clamped to 0...16).
+static inline __mmask16 gemmLanes(long n) {
+    if (n <= 0) return 0;
+    if (n >= 16) return 0xFFFF;
+    return (__mmask16)((1u << n) - 1);
+}
+
+/// One tile: rows [0, MR) of A (row stride lda) times columns [0, 16·NV) of op(B) (row stride ldb,
+/// the last 16-column group masked by `last`), into C (row stride ldc). acc(r, v) runs
+/// acc = fma(A[r][p], B[p][16v + lane], acc) for p = 0, 1, …, K−1 from +0.
+MESA_AVX512 MESA_INLINE void gemmTile(const int MR, const int NV, long k, const float *a, long lda,
+                                      const float *b, long ldb, __mmask16 last, int accumulate,
+                                      float *c, long ldc) {
+    __m512 acc[8][3];
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    for (long p = 0; p < k; p++) {
+        __m512 bv[3];
+        for (int v = 0; v < NV; v++)
+            bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, b + p * ldb + 16 * v) : _mm512_loadu_ps(b + p * ldb + 16 * v);
+        for (int r = 0; r < MR; r++) {
+            const __m512 ar = _mm512_set1_ps(a[r * lda + p]);
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int v = 0; v < NV; v++) {
+            const __mmask16 m = v == NV - 1 ? last : 0xFFFF;
+            float *out = c + r * ldc + 16 * v;
+            const __m512 add = accumulate ? _mm512_maskz_loadu_ps(m, out) : _mm512_setzero_ps();
+            _mm512_mask_storeu_ps(out, m, _mm512_add_ps(acc[r][v], add));
+        }
+}
+
+typedef void (*GemmTileFunction)(long k, const float *a, long lda, const float *b, long ldb, __mmask16 last,
+                                 int accumulate, float *c, long ldc);
+
+#define GEMM_TILE(MR, NV)                                                                                     \
+    MESA_AVX512 static void gemmTile_##MR##_##NV(long k, const float *a, long lda, const float *b, long ldb, \
+                                                 __mmask16 last, int accumulate, float *c, long ldc) {       \
+        gemmTile(MR, NV, k, a, lda, b, ldb, last, accumulate, c, ldc);                                       \
+    }
+#define GEMM_TILES(MR) GEMM_TILE(MR, 1) GEMM_TILE(MR, 2) GEMM_TILE(MR, 3)
+GEMM_TILES(1) GEMM_TILES(2) GEMM_TILES(3) GEMM_TILES(4) GEMM_TILES(5) GEMM_TILES(6) GEMM_TILES(7) GEMM_TILES(8)
+
+static const GemmTileFunction gemmTiles[9][4] = {
+    {0, 0, 0, 0},
+#define GEMM_ROW(MR) {0, gemmTile_##MR##_1, gemmTile_##MR##_2, gemmTile_##MR##_3},
+    GEMM_ROW(1) GEMM_ROW(2) GEMM_ROW(3) GEMM_ROW(4) GEMM_ROW(5) GEMM_ROW(6) GEMM_ROW(7) GEMM_ROW(8)
+};
+
+/// The calling thread's panel for a transposed B (grown as needed, kept for the thread's life).
+static _Thread_local float *gemmPanel;
+static _Thread_local long gemmPanelCount;
+
+static float *gemmPanelOfAtLeast(long count) {
+    if (count > gemmPanelCount) {
+        free(gemmPanel);
+        long bytes = (count * (long)sizeof(float) + 63) & ~63L;
+        gemmPanel = aligned_alloc(64, (size_t)bytes);
+        gemmPanelCount = gemmPanel ? count : 0;
+    }
+    return gemmPanel;
+}
+
+MESA_AVX512 int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long lda,
+                                    const float *b, long ldb, int accumulate, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return 1;
+    const float *bk = b;  // op(B) row-major, row stride ldk
+    long ldk = ldb;
+    if (transB) {
+        // op(B)[p][j] = B[j][p]: copy into rows of np = N rounded up to 16.
+        const long np = (n + 15) & ~15L;
+        if (k * np > (1L << 20)) return 0;  // a panel over 4 MiB per thread: leave it to OpenBLAS
+        float *panel = gemmPanelOfAtLeast(k * np);
+        if (!panel) return 0;
+        for (long j = 0; j < n; j++) {
+            const float *row = b + j * ldb;
+            for (long p = 0; p < k; p++) panel[p * np + j] = row[p];
+        }
+        bk = panel;
+        ldk = np;
+    }
+    for (long i0 = 0; i0 < m; i0 += 8) {
+        const long mr = m - i0 < 8 ? m - i0 : 8;
+        for (long j0 = 0; j0 < n; j0 += 48) {
+            const long left = n - j0;
+            const long nv = left >= 48 ? 3 : (left + 15) / 16;
+            gemmTiles[mr][nv](k, a + i0 * lda, lda, bk + j0, ldk, gemmLanes(left - 16 * (nv - 1)), accumulate,
+                              c + i0 * ldc + j0, ldc);
+        }
+    }
+    return 1;
+}
+
+#else  // not x86-64: OpenBLAS always runs.
+
+int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long lda,
+                        const float *b, long ldb, int accumulate, float *c, long ldc) { return 0; }
+
+#endif

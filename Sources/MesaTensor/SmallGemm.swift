@@ -1,0 +1,71 @@
+import CBLAS
+import CSupport
+import Foundation
+
+/// mesa's own Float32 GEMM for the thin products of its models (CSupport's gemm512.c, AVX-512):
+/// C = A·op(B) + β·C with α = 1, β ∈ {0, 1}, K ≤ 256: the attention projections X·Wᵀ, O·Pᵀ and
+/// their backward dX = dQKV·W, the MLP's up/down products and their backward dX. It gives the
+/// same bits as OpenBLAS's SkylakeX `cblas_sgemm` for exactly the calls it takes
+/// (Tests/MesaTensorTests/SmallGemmTests.swift) and skips OpenBLAS's packing of A and its
+/// clearing of C (β = 0).
+///
+/// Why the bits agree: for K up to 256 OpenBLAS's SkylakeX large-matrix kernel computes every
+/// C element as one chain of fused multiply-adds over k = 0…K−1 from +0, then adds 0 (β = 0)
+/// or C (β = 1); so does gemm512.c. OpenBLAS's small-matrix kernels (taken when M·N·K ≤ 100³,
+/// and for B transposed only when also M·N ≤ 1200 and K ≥ 32) do not always keep one chain
+/// (column tails, few rows), so those calls stay on OpenBLAS, as do the weight gradients
+/// (A transposed, K = rows: OpenBLAS splits K into blocks), every other α and β, Double, and
+/// every call when OpenBLAS runs kernels other than SkylakeX.
+public enum SmallGemm {
+    /// The largest inner dimension K taken.
+    public static let maxK = 256
+
+    /// Whether the kernel runs: the CPU has AVX-512, OpenBLAS runs its SkylakeX kernels (the ones
+    /// whose bits it reproduces) and MESA_KERNELS is not "portable" (read once).
+    public static let enabled: Bool = decide(kernels: ProcessInfo.processInfo.environment["MESA_KERNELS"],
+                                             avx512: cpuHasAVX512,
+                                             openBLASCore: String(cString: openblas_get_corename()))
+
+    /// The rule behind `enabled`, for tests.
+    public static func decide(kernels: String?, avx512: Bool, openBLASCore: String) -> Bool {
+        kernels != "portable" && avx512 && openBLASCore.lowercased() == "skylakex"
+    }
+
+    /// Whether a call of this shape goes to gemm512.c when `enabled` (else to OpenBLAS): A not
+    /// transposed, α = 1, β 0 or 1, 1 ≤ K ≤ 256, and a shape for which OpenBLAS takes its
+    /// large-matrix kernel (its `sgemm_small_kernel_permit` for SkylakeX, in BLAS's column-major
+    /// terms: C's columns are our rows, its A our B; row-major NT is its TN).
+    public static func takes(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
+        guard !transA, alpha == 1, beta == 0 || beta == 1, k >= 1, k <= maxK, m >= 1, n >= 1 else { return false }
+        if Double(m) * Double(n) * Double(k) > 1_000_000 { return true }
+        return transB && (m * n > 1200 || k < 32)
+    }
+
+    /// gemm512.c itself, whatever `enabled` says (tests and benchmarks; the shape must satisfy
+    /// `takes` but for the OpenBLAS small-kernel rule, and the CPU must have AVX-512). Returns
+    /// false, C untouched, when B's panel would pass 4 MiB or memory ran out (Float.gemm then calls
+    /// OpenBLAS, whose bits are the same).
+    public static func run(transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                           b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        precondition(cpuHasAVX512, "SmallGemm.run needs AVX-512")
+        precondition(k >= 1 && k <= maxK && (beta == 0 || beta == 1), "SmallGemm.run: K \(k), beta \(beta) not taken")
+        return mesa512_sgemm_small(transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta == 1 ? 1 : 0, c, ldc) != 0
+    }
+
+    /// Whether this CPU can run gemm512.c (AVX-512 F/BW/DQ/VL with FMA).
+    public static let cpuHasAVX512: Bool = mesa_cpu_has_avx512() != 0
+
+    /// OpenBLAS's `cblas_sgemm` itself, whatever `enabled` says (the reference of the tests).
+    public static func openBLAS(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = Parallel.configureBLAS
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// One line for reports.
+    public static var description: String {
+        if enabled { return "mesa gemm512 for thin products (K ≤ 256), OpenBLAS otherwise; MESA_KERNELS=portable for OpenBLAS only" }
+        return "OpenBLAS only (mesa gemm512 off: needs AVX-512 and OpenBLAS's SkylakeX kernels; MESA_KERNELS=portable turns it off)"
+    }
+}

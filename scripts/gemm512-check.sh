@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# gemm512.c outside Swift, against the OpenBLAS on this machine (needs clang, libopenblas-dev and an
+# AVX-512 CPU): `scripts/gemm512-check.sh bits` runs 22 528 cases (M 1…600, N 1…300, K 1…256, both
+# op(B), β 0 and 1, strided, with ±0 and tiny entries) and counts elements whose bits differ,
+# gemm512 against the plain FMA chain (lines "OURS vs ref") and against cblas_sgemm for the calls
+# SmallGemm takes; `scripts/gemm512-check.sh timing` times one call of each model shape, one thread,
+# thread CPU time, OpenBLAS and gemm512 alternating, the fastest of 7 rounds.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+what=${1:-bits}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+src=$([ "$what" = timing ] && echo timing.c || echo bits.c)
+clang -O2 -ffp-contract=off -I"$here/../Sources/CSupport/include" "$here/gemm512/$src" "$here/../Sources/CSupport/gemm512.c" \
+    -lopenblas -lm -o "$out/check"
+OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} "$out/check" | { [ "$what" = timing ] && cat || tail -4; }
