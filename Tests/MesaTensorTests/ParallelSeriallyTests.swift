@@ -11,14 +11,15 @@ import MesaTensor
             Parallel.serially {
                 #expect(Parallel.workers == 1)
                 // Another thread meanwhile still sees the process's count.
-                var other = 0
+                final class Box: @unchecked Sendable { var value = 0 }   // written before the signal, read after the wait
+                let other = Box()
                 let done = DispatchSemaphore(value: 0)
                 Thread.detachNewThread {
-                    other = Parallel.workers
+                    other.value = Parallel.workers
                     done.signal()
                 }
                 done.wait()
-                #expect(other == 3)
+                #expect(other.value == 3)
                 Parallel.serially { #expect(Parallel.workers == 1) }   // nests
                 #expect(Parallel.workers == 1)
             }
