@@ -113,6 +113,7 @@ public struct StepBenchmark {
           step, data excluded    \(ms(stepWithoutData))   (forward, backward, AdamW; quartiles \(String(format: "%.2f–%.2f", q1 * 1e3, q3 * 1e3)), fastest \(String(format: "%.2f", stepWithoutData.min()! * 1e3)) ms)
           step CPU time          \(ms(stepCPU))   (every thread's CPU in the step, data excluded; range \(String(format: "%.2f–%.2f", stepCPU.min()! * 1e3, stepCPU.max()! * 1e3)))
           score-core kernels     \(ScoreKernels.description)
+          matrix products        \(SmallGemm.description)
           step, data included    \(ms(fullStep))   (consecutive steps as training takes them, after the interleaved ones)
           baseline: step with attention composed of whole-batch operations (data excluded)
                                  \(ms(composedStep))   → fused kernels \(String(format: "%.2f", Self.median(composedStep) / step))x faster
