@@ -22,8 +22,8 @@ public enum SmallGemm {
 
     /// Whether the kernel runs: the CPU has AVX-512, OpenBLAS runs its SkylakeX kernels (the ones
     /// whose bits it reproduces) and MESA_KERNELS is not "portable" (read once).
-    public static let enabled: Bool = decide(kernels: ProcessInfo.processInfo.environment["MESA_KERNELS"],
-                                             avx512: cpuHasAVX512,
+    public static let enabled: Bool = decide(kernels: KernelChoice.environmentValue,
+                                             avx512: KernelChoice.cpuHasAVX512,
                                              openBLASCore: String(cString: openblas_get_corename()))
 
     /// The rule behind `enabled`, for tests.
@@ -53,7 +53,7 @@ public enum SmallGemm {
     }
 
     /// Whether this CPU can run gemm512.c (AVX-512 F/BW/DQ/VL with FMA).
-    public static let cpuHasAVX512: Bool = mesa_cpu_has_avx512() != 0
+    public static var cpuHasAVX512: Bool { KernelChoice.cpuHasAVX512 }
 
     /// OpenBLAS's `cblas_sgemm` itself, whatever `enabled` says (the reference of the tests).
     public static func openBLAS(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,

@@ -11,20 +11,17 @@ import MesaTensor
 /// (A/B benchmarks); Double always runs the Swift kernels.
 public enum ScoreKernels {
     /// Whether this CPU can run the AVX-512 kernels.
-    public static let available: Bool = mesa_cpu_has_avx512() != 0
+    public static var available: Bool { KernelChoice.cpuHasAVX512 }
 
-    /// Whether the AVX-512 kernels run: available and not switched off by MESA_KERNELS=portable
-    /// (read once; "auto" or unset: use them when available).
+    /// Whether the AVX-512 kernels run (`KernelChoice.avx512`; a bad MESA_KERNELS stops here if
+    /// `mesa`'s start-up check did not catch it first).
     public static let wide: Bool = {
         if let problem = environmentProblem { fatalError(problem) }
-        return ProcessInfo.processInfo.environment["MESA_KERNELS"] != "portable" && available
+        return KernelChoice.avx512
     }()
 
     /// What is wrong with MESA_KERNELS, or nil (`mesa` checks this at start-up, before any work).
-    public static var environmentProblem: String? {
-        let value = ProcessInfo.processInfo.environment["MESA_KERNELS"] ?? "auto"
-        return ["portable", "auto", ""].contains(value) ? nil : "MESA_KERNELS must be \"portable\" or \"auto\", got \"\(value)\""
-    }
+    public static var environmentProblem: String? { KernelChoice.environmentProblem }
 
     /// One line for reports: which score-core kernels run.
     public static var description: String {

@@ -5,9 +5,9 @@ import Foundation
 /// sequences at a time, `VectorNormals.normals`), bit for bit their Swift definitions.
 public enum LaneKernels {
     /// The CPU runs them (AVX-512 F/BW/DQ/VL).
-    public static let available: Bool = mesa_cpu_has_avx512() == 1
-    /// They run: available and not switched off by MESA_KERNELS=portable.
-    public static let enabled: Bool = available && ProcessInfo.processInfo.environment["MESA_KERNELS"] != "portable"
+    public static var available: Bool { KernelChoice.cpuHasAVX512 }
+    /// They run: available and not switched off by MESA_KERNELS=portable (`KernelChoice`).
+    public static var enabled: Bool { KernelChoice.avx512 }
 
     /// `philox4x32x8` through data512.c (call only where `available`).
     @usableFromInline
