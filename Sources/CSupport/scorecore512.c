@@ -141,16 +141,6 @@ MESA_AVX512 MESA_INLINE void mixBlock(const float *a, const float *v, long t, lo
                       a + lmin(t0 + 3, t - 1) * tp, 1, 0, end, v, dp, t0, end, c, nv, out);
 }
 
-MESA_AVX512 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {
-    const long dp = ru8(d), tp = ru8(t);
-    for (long t0 = 0; t0 < t; t0 += 4) {
-        long c = 0;
-        for (; dp - c > 32; c += 48) mixBlock(a, v, t, tp, dp, t0, c, 3, out);
-        if (dp - c > 16) mixBlock(a, v, t, tp, dp, t0, c, 2, out);
-        else if (dp - c > 0) mixBlock(a, v, t, tp, dp, t0, c, 1, out);
-    }
-}
-
 // out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of the mix; rows t0..t0+3 sum over s ≥ t0,
 // reading columns t0..t0+3 of A (inside the padded row width tp).
 MESA_AVX512 MESA_INLINE void mixTransposedBlock(const float *a, const float *g, long t, long tp, long dp, long t0,
@@ -158,14 +148,28 @@ MESA_AVX512 MESA_INLINE void mixTransposedBlock(const float *a, const float *g, 
     weightedRowsBlock(a + t0, a + t0 + 1, a + t0 + 2, a + t0 + 3, tp, t0, t, g, dp, t0, lmin(t0 + 4, t), c, nv, out);
 }
 
-MESA_AVX512 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {
+// The mix (transposed = 0) or its transpose (1) of rows 0..T−1, four output rows at a time, the
+// value columns in blocks of three, two or one 16-lane vectors (each block width a constant, so
+// that every call is specialized after inlining).
+#define MIX_BLOCK(nv) (transposed ? mixTransposedBlock(a, v, t, tp, dp, t0, c, nv, out) \
+                              : mixBlock(a, v, t, tp, dp, t0, c, nv, out))
+MESA_AVX512 MESA_INLINE void mixRows(const float *a, const float *v, long t, long d, const int transposed, float *out) {
     const long dp = ru8(d), tp = ru8(t);
     for (long t0 = 0; t0 < t; t0 += 4) {
         long c = 0;
-        for (; dp - c > 32; c += 48) mixTransposedBlock(a, g, t, tp, dp, t0, c, 3, out);
-        if (dp - c > 16) mixTransposedBlock(a, g, t, tp, dp, t0, c, 2, out);
-        else if (dp - c > 0) mixTransposedBlock(a, g, t, tp, dp, t0, c, 1, out);
+        for (; dp - c > 32; c += 48) MIX_BLOCK(3);
+        if (dp - c > 16) MIX_BLOCK(2);
+        else if (dp - c > 0) MIX_BLOCK(1);
     }
+}
+#undef MIX_BLOCK
+
+MESA_AVX512 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {
+    mixRows(a, v, t, d, 0, out);
+}
+
+MESA_AVX512 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {
+    mixRows(a, g, t, d, 1, out);
 }
 
 // ---------------------------------------------------------------------------------------------
