@@ -224,6 +224,28 @@ MESA_AVX512 void mesa512_vector_normals(long count, uint32_t first, const uint32
 // ---------------------------------------------------------------------------------------------
 // The sequences of one lane group. Layout: value k of every lane at [8k, 8k + 8).
 
+/// One Householder reflection on columns c0..c0+cn−1 (cn ≤ 16) of m ([n][n] per lane, rows j…n−1):
+/// s_c = scale · Σ_{i ≥ j} v_i m_ic summed over i in order, then m_ic −= s_c v_i; lanes outside
+/// `active` keep their values. R and Qᵀ take the same steps (`householderQT`'s two loops).
+MESA_AVX512 MESA_INLINE void reflectColumnsLanes(double *m, long n, long j, long c0, long cn, const double *v,
+                                                 __m512d scale, __mmask8 active) {
+    __m512d a[16];
+    for (long c = 0; c < cn; c++) a[c] = _mm512_setzero_pd();
+    for (long i = j; i < n; i++) {
+        const __m512d vi = _mm512_loadu_pd(v + 8 * i);
+        for (long c = 0; c < cn; c++) a[c] = ADD(a[c], MUL(vi, _mm512_loadu_pd(m + 8 * (i * n + c0 + c))));
+    }
+    for (long c = 0; c < cn; c++) a[c] = MUL(a[c], scale);
+    for (long i = j; i < n; i++) {
+        const __m512d vi = _mm512_loadu_pd(v + 8 * i);
+        for (long c = 0; c < cn; c++) {
+            double *p = m + 8 * (i * n + c0 + c);
+            const __m512d x = _mm512_loadu_pd(p);
+            _mm512_storeu_pd(p, _mm512_mask_mov_pd(x, active, SUB(x, MUL(a[c], vi))));
+        }
+    }
+}
+
 /// Qᵀ of the Householder QR of a (row-major [n][n] per lane, overwritten with R), bit for bit
 /// `householderQT` (and `Linalg.qr`) in each lane.
 MESA_AVX512 MESA_INLINE void householderQTLanes(long n, double *r, double *qT, double *v) {
@@ -258,33 +280,8 @@ MESA_AVX512 MESA_INLINE void householderQTLanes(long n, double *r, double *qT, d
         // columns in blocks of 16 held in registers (the columns are independent).
         for (long c0 = 0; c0 < n; c0 += 16) {
             const long cn = n - c0 < 16 ? n - c0 : 16;
-            __m512d a[16];
-            for (long c = 0; c < cn; c++) a[c] = zero;
-            for (long i = j; i < n; i++) {
-                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-                for (long c = 0; c < cn; c++) a[c] = ADD(a[c], MUL(vi, _mm512_loadu_pd(R(i, c0 + c))));
-            }
-            for (long c = 0; c < cn; c++) a[c] = MUL(a[c], scale);
-            for (long i = j; i < n; i++) {
-                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-                for (long c = 0; c < cn; c++) {
-                    const __m512d x = _mm512_loadu_pd(R(i, c0 + c));
-                    _mm512_storeu_pd(R(i, c0 + c), _mm512_mask_mov_pd(x, active, SUB(x, MUL(a[c], vi))));
-                }
-            }
-            for (long c = 0; c < cn; c++) a[c] = zero;
-            for (long i = j; i < n; i++) {
-                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-                for (long c = 0; c < cn; c++) a[c] = ADD(a[c], MUL(_mm512_loadu_pd(QT(i, c0 + c)), vi));
-            }
-            for (long c = 0; c < cn; c++) a[c] = MUL(a[c], scale);
-            for (long i = j; i < n; i++) {
-                const __m512d vi = _mm512_loadu_pd(v + 8 * i);
-                for (long c = 0; c < cn; c++) {
-                    const __m512d x = _mm512_loadu_pd(QT(i, c0 + c));
-                    _mm512_storeu_pd(QT(i, c0 + c), _mm512_mask_mov_pd(x, active, SUB(x, MUL(a[c], vi))));
-                }
-            }
+            reflectColumnsLanes(r, n, j, c0, cn, v, scale, active);
+            reflectColumnsLanes(qT, n, j, c0, cn, v, scale, active);
         }
     }
     for (long j = 0; j < n; j++) {
