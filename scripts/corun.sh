@@ -6,11 +6,19 @@
 # round, and prints each round and the median ratio paired/alone of the time (1 = a busy neighbour costs
 # nothing). Run on an idle machine (load average < 0.5).
 set -euo pipefail
+source "$(dirname "$0")/lib/ab.sh"   # median, need_binaries
+need_binaries "scripts/corun.sh MESA [ROUNDS]" "${1:-}"
 mesa=$1 rounds=${2:-3}
 export MESA_THREADS=1
 gemm() { "$mesa" bench --blas | awk '/12800x240x40 +1 thread /{print $(NF-1)}'; }
 core() { "$mesa" bench --score-core --repeats 40 | awk '/^  linear/{print $8}'; }
-pair() { local a b; a=$(mktemp) b=$(mktemp); "$1" >"$a" & "$1" >"$b"; wait; sort -g "$a" "$b" | tr '\n' ' '; rm -f "$a" "$b"; }
+tmp=$(mktemp -d)
+# Ctrl-C or SIGTERM: stop the benches still running (children and their children), drop the files.
+stop() { pkill -TERM -g $$ -f "bench --(blas|score-core)" 2>/dev/null || true; rm -rf "$tmp"; }
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+pair() { "$1" >"$tmp/a" & "$1" >"$tmp/b"; wait; sort -g "$tmp/a" "$tmp/b" | tr '\n' ' '; }
 ratios_gemm="" ratios_core=""
 for r in $(seq "$rounds"); do
     g1=$(gemm); g2=$(pair gemm); c1=$(core); c2=$(pair core)
@@ -20,5 +28,4 @@ for r in $(seq "$rounds"); do
     echo "round $r  sgemm 12800x240x40: alone $g1 GFLOP/s, paired $g2 GFLOP/s (time ratio $rg)   score core: alone $c1 ms, paired $c2 ms (ratio $rc)"
     ratios_gemm+="$rg " ratios_core+="$rc "
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "median paired/alone time: sgemm $(echo "$ratios_gemm" | median), score core $(echo "$ratios_core" | median)"

@@ -5,10 +5,16 @@
 # Bins the samples by time (one sampling period) and prints the share of bins where both CPUs ran
 # something while mesa ran, and, for the bins where one CPU idled, which mesa frame the other ran.
 import sys, re, collections
+if len(sys.argv) < 2:
+    sys.exit('usage: scripts/idle-timeline.py PERF_SCRIPT_OUTPUT [SAMPLE_PERIOD_S]   (the commands are at the top of this file)')
+try:
+    source = open(sys.argv[1], errors='replace')
+except OSError as e:
+    sys.exit(f'idle-timeline: cannot read {sys.argv[1]}: {e.strerror}')
 # parse `perf script -F comm,tid,cpu,time,ip,sym` of a system-wide cpu-clock recording
 samples = []
 cur = None
-for line in open(sys.argv[1], errors='replace'):
+for line in source:
     if not line.strip():
         if cur: samples.append(cur); cur = None
         continue
@@ -49,6 +55,9 @@ for b, d in bins.items():
     roles[role] += 1
     leaf, mesa = label(x[2])
     alone[(role, mesa)] += 1; alone_leaf[leaf] += 1
+if total == 0:
+    sys.exit(f'idle-timeline: no sample of a process named mesa on two CPUs in {sys.argv[1]} '
+             '(record with `perf record -a` and print with `perf script -F comm,tid,cpu,time,ip,sym`)')
 print(f'bins with mesa running: {total}; both CPUs busy: {both} ({100*both/total:.1f}%); one idle: {total-both}')
 print('who runs alone:', roles.most_common())
 for k, v in alone.most_common(25): print(f'{v:6d} {100*v/total:5.1f}%  {k[0]:10s} {k[1]}')
