@@ -104,4 +104,9 @@ void mesa512_philox_words(uint32_t first, const uint32_t *counter, const uint32_
 int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long lda,
                         const float *b, long ldb, int accumulate, float *c, long ldc);
 
+/// The MLP's GELU on n Float32 values, 16 lanes at a time (gelu512.c; AVX-512, only after
+/// mesa_cpu_has_avx512()): bit for bit MesaTensor's geluValueAndDerivative (tanh form, fastTanh).
+void mesa512_gelu(const float *x, float *value, long n);
+void mesa512_gelu_and_derivative(const float *x, float *value, float *derivative, long n);
+
 #endif

@@ -46,7 +46,7 @@ public func mlpForward(x: Tensor, up w1: Tensor, down w2: Tensor, keepHidden: Bo
                         S.gemm(transA: false, transB: true, m: n, n: s.hidden, k: s.width, alpha: 1,
                                a: xp.baseAddress! + r0 * s.width, lda: s.width, b: w1p.baseAddress!, ldb: s.width,
                                beta: 0, c: uTile, ldc: s.hidden)
-                        for i in 0..<(n * s.hidden) { g[i] = geluValue(uTile[i]) }
+                        GeluKernels.values(uTile, into: g, count: n * s.hidden)
                         S.gemm(transA: false, transB: true, m: n, n: s.width, k: s.hidden, alpha: 1,
                                a: g, lda: s.hidden, b: w2p.baseAddress!, ldb: s.hidden,
                                beta: 0, c: yp.baseAddress! + r0 * s.width, ldc: s.width)
@@ -92,7 +92,7 @@ public func mlpBackward(dy: Tensor, x: Tensor, u: Tensor, up w1: Tensor, down w2
                     while r0 < parts[part].upperBound {
                         let n = min(parts[part].upperBound, r0 + MLPShape.tileRows) - r0
                         let uTile = up.baseAddress! + r0 * s.hidden, dyTile = dyp.baseAddress! + r0 * s.width
-                        for i in 0..<(n * s.hidden) { (g[i], derivative[i]) = geluValueAndDerivative(uTile[i]) }
+                        GeluKernels.valuesAndDerivatives(uTile, into: g, derivatives: derivative, count: n * s.hidden)
                         // dW₂ += dYᵀ gelu(U);  dG = dY W₂;  dU = dG ⊙ gelu′(U)
                         if weightGradients {
                             S.gemm(transA: true, transB: false, m: s.width, n: s.hidden, k: n, alpha: 1,
