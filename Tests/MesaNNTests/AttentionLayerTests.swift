@@ -54,8 +54,10 @@ import MesaNN
                 for p in attn.parameters(prefix: "") { p.variable.grad = nil }
                 dot(out, r).backward()
                 // With one input tensor for x and the query/key input, the fused kernel returns
-                // the whole input gradient through x; compare the sum.
-                let inputGrads = c.peWidth == 0 ? [inputs[0].grad! + inputs[1].grad!] : inputs.map { $0.grad! }
+                // the whole input gradient through x and none through the query/key input (nil: no
+                // zero tensor is written); compare the sum.
+                let zero = Tensor(zeros: x.shape, dtype: dtype)
+                let inputGrads = c.peWidth == 0 ? [inputs[0].grad! + (inputs[1].grad ?? zero)] : inputs.map { $0.grad! }
                 grads.append(inputGrads + attn.parameters(prefix: "").map { $0.variable.grad! })
             }
             for (i, (a, b)) in zip(grads[0], grads[1]).enumerated() {

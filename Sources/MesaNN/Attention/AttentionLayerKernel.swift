@@ -180,7 +180,11 @@ public struct AttentionLayerSaved {
 
 /// Gradients of the attention sublayer.
 public struct AttentionLayerGradients {
-    public let dx: Tensor, dqk: Tensor, dwq: Tensor, dwk: Tensor, dwv: Tensor, dp: Tensor
+    public let dx: Tensor
+    /// The query/key input's gradient; nil when that input is the residual stream itself (the
+    /// shared input: `dx` then holds the whole gradient, and no zero tensor is written and added).
+    public let dqk: Tensor?
+    public let dwq: Tensor, dwk: Tensor, dwv: Tensor, dp: Tensor
     public let dExtraWeight: Tensor?
     /// One [H] per head parameter.
     public let dHeadParameters: [Tensor]
@@ -326,7 +330,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
     let core: C, spec: AttentionSpec, s: AttentionLayerShape
     let op: LayerOperands<S>
     let dy: Tensor, saved: AttentionLayerSaved
-    let dx: Tensor, dqk: Tensor
+    let dx: Tensor, dqk: Tensor?
     /// Per part: d[W_Q; W_K; W_V; W_E] (or d[W_Q; W_K] and d[W_V; W_E]), dP and d(head parameters).
     let partSize: Int
     let accumulators: WorkerScratch<S>
@@ -351,7 +355,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
         self.saved = saved
         self.weightGradients = weightGradients
         dx = Tensor(uninitializedShape: i.x.shape, dtype: S.dtype)
-        dqk = s.sharedInput ? Tensor(zeros: i.qk.shape, dtype: S.dtype) : Tensor(uninitializedShape: i.qk.shape, dtype: S.dtype)
+        dqk = s.sharedInput ? nil : Tensor(uninitializedShape: i.qk.shape, dtype: S.dtype)
         parts = Parallel.split(s.batch, parts: Parallel.reductionParts)
         partSize = s.projectionWeightCount + s.width * s.hv + s.heads * s.parametersPerHead
         accumulators = WorkerScratch<S>(parts.count * partSize)
@@ -414,7 +418,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
             let qkRows = op.qk.unsafeElements(as: S.self) + r0 * s.qkWidth, ve = s.hv + s.he
             S.gemm(transA: false, transB: false, m: n, n: s.qkWidth, k: 2 * s.hk, alpha: 1, a: dQKV, lda: w3,
                    b: op.wQK.unsafeElements(as: S.self), ldb: s.qkWidth, beta: 0,
-                   c: dqk.unsafeElements(as: S.self) + r0 * s.qkWidth, ldc: s.qkWidth)
+                   c: dqk!.unsafeElements(as: S.self) + r0 * s.qkWidth, ldc: s.qkWidth)
             S.gemm(transA: false, transB: false, m: n, n: s.width, k: ve, alpha: 1, a: dQKV + 2 * s.hk, lda: w3,
                    b: op.wVE.unsafeElements(as: S.self), ldb: s.width, beta: 0,
                    c: dx.unsafeElements(as: S.self) + r0 * s.width, ldc: s.width)
@@ -501,7 +505,7 @@ public func attentionLayerForward(_ spec: AttentionSpec, _ inputs: AttentionLaye
 }
 
 /// Backward of `attentionLayerForward`. With a shared input, `dx` holds the whole input
-/// gradient and `dqk` is zero. Without `weightGradients` the projection weights' gradients are
+/// gradient and `dqk` is nil. Without `weightGradients` the projection weights' gradients are
 /// not computed (they come back 0).
 public func attentionLayerBackward(_ spec: AttentionSpec, _ inputs: AttentionLayerInputs, dy: Tensor,
                                    saved: AttentionLayerSaved, weightGradients: Bool = true) -> AttentionLayerGradients {
@@ -527,6 +531,7 @@ public func attentionLayer(_ spec: AttentionSpec, _ x: Variable, queryKeyInput q
     return Variable(y, inputs: variables) { dy in
         let g = attentionLayerBackward(spec, inputs, dy: dy, saved: saved,
                                        weightGradients: variables[2...].contains { $0.requiresGrad })
-        return [g.dx, g.dqk, g.dwq, g.dwk, g.dwv, g.dp] + (g.dExtraWeight.map { [$0] } ?? []) + g.dHeadParameters
+        let weights: [Tensor?] = [g.dwq, g.dwk, g.dwv, g.dp] + (g.dExtraWeight.map { [$0] } ?? []) + g.dHeadParameters
+        return [g.dx, g.dqk] + weights
     }
 }
