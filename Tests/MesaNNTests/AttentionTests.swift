@@ -65,4 +65,38 @@ import MesaNN
         }
         for e in errors { #expect(e < 1e-7) }
     }
+
+    /// Widths with eight-lane chunks and tails (the row sums' vector paths and the column-chunked
+    /// dγ, dβ): finite differences in Double, and Float32 against the formulas evaluated in Double.
+    @Test(arguments: [8, 19, 40])
+    func lanesAndTails(width: Int) {
+        let x = randomTensor([3, 7, width], seed: 11, std: 2), g = randomTensor([width], seed: 12), b = randomTensor([width], seed: 13)
+        let proj = GradCheck.projection(for: [3, 7, width])
+        let errors = GradCheck.relativeErrors([x, g, b]) { v in dot(layerNorm(v[0], gain: v[1], bias: v[2]), proj) }
+        for e in errors { #expect(e < 1e-7, "width \(width)") }
+
+        // Float32 against the formulas: dx = (ĝ − mean ĝ − x̂ mean(ĝ x̂)) / √(σ² + ε), ĝ = γ dy; dγ = Σ dy x̂; dβ = Σ dy.
+        let dy = randomTensor([3, 7, width], seed: 14)
+        let (y32, xHat32, inv32) = layerNormForward(x.converted(to: .float32), gain: g.converted(to: .float32),
+                                                    bias: b.converted(to: .float32))
+        let d32 = layerNormBackward(dy.converted(to: .float32), xHat: xHat32, invStd: inv32, gain: g.converted(to: .float32))
+        let (xs, gs, bs, dys) = (x.doubles, g.doubles, b.doubles, dy.doubles)
+        var yRef = [Double](), dxRef = [Double](), dGainRef = [Double](repeating: 0, count: width), dBiasRef = dGainRef
+        for row in 0..<21 {
+            let r = Array(xs[(row * width)..<((row + 1) * width)]), d = Array(dys[(row * width)..<((row + 1) * width)])
+            let mean = r.reduce(0, +) / Double(width)
+            let inv = 1 / (r.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(width) + layerNormEpsilon).squareRoot()
+            let h = r.map { ($0 - mean) * inv }
+            yRef += (0..<width).map { gs[$0] * h[$0] + bs[$0] }
+            let gh = (0..<width).map { gs[$0] * d[$0] }
+            let meanG = gh.reduce(0, +) / Double(width), meanGH = zip(gh, h).map(*).reduce(0, +) / Double(width)
+            dxRef += (0..<width).map { inv * (gh[$0] - meanG - h[$0] * meanGH) }
+            for i in 0..<width { dGainRef[i] += d[i] * h[i]; dBiasRef[i] += d[i] }
+        }
+        func close(_ a: Tensor, _ b: [Double]) -> Bool { zip(a.doubles, b).allSatisfy { abs($0 - $1) <= 1e-4 * (1 + abs($1)) } }
+        #expect(close(y32, yRef), "y, width \(width)")
+        #expect(close(d32.dx, dxRef), "dx, width \(width)")
+        #expect(close(d32.dGain, dGainRef), "dγ, width \(width)")
+        #expect(close(d32.dBias, dBiasRef), "dβ, width \(width)")
+    }
 }
