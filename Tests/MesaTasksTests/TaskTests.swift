@@ -80,4 +80,26 @@ import MesaTensor
         #expect(TokenConstruction.raw.tokens(from: states).doubles == states.doubles)
         #expect(TokenConstruction.constructedMasked.blockSignals == [.zero, .zero, .current, .previous])
     }
+
+    /// A batch large enough to be split across workers, in Float32 and Float64: every token is its
+    /// definition e_t = [0, s_t (or 0 when masked), s_t, s_{t−1}] with s_0 = 0.
+    @Test(arguments: [DType.float32, .float64])
+    func largeBatchesAreTheDefinition(dtype: DType) {
+        let (b, t, n) = (70, 9, 5)
+        let states = Tensor(shape: [b, t, n], (0..<(b * t * n)).map { Double($0 % 997) - 400.5 }).converted(to: dtype)
+        let s = states.doubles
+        for kind in [TokenConstruction.constructed, .constructedMasked] {
+            var expected = [Double]()
+            for seq in 0..<b {
+                for step in 0..<t {
+                    let cur = Array(s[((seq * t + step) * n)..<((seq * t + step + 1) * n)])
+                    let prev = step == 0 ? [Double](repeating: 0, count: n) : Array(s[((seq * t + step - 1) * n)..<((seq * t + step) * n)])
+                    expected += [Double](repeating: 0, count: n) + (kind == .constructedMasked ? [Double](repeating: 0, count: n) : cur) + cur + prev
+                }
+            }
+            let tokens = kind.tokens(from: states)
+            #expect(tokens.shape == [b, t, 4 * n] && tokens.dtype == dtype)
+            #expect(tokens.doubles == expected, "\(kind) \(dtype)")
+        }
+    }
 }

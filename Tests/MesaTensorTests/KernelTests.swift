@@ -89,3 +89,28 @@ func randomTensor(_ shape: [Int], seed: UInt64, dtype: DType = .float64, std: Do
         #expect(u.doubles == [3, 6, 9, 12, 15, 18])
     }
 }
+
+/// `columns` and its adjoint `placeColumns` on tensors large enough to be split across workers,
+/// with a range in the middle (zeros on both sides of the placed block), against the definitions.
+@Suite struct ColumnSliceTests {
+    @Test(arguments: [DType.float32, .float64])
+    func largeTensorsAreTheDefinition(dtype: DType) {
+        let (rows, width, range) = (5000, 13, 4..<9)
+        let x = Tensor(shape: [10, rows / 10, width], (0..<(rows * width)).map { Double($0 % 1009) - 500.25 }).converted(to: dtype)
+        let xs = x.doubles
+        let sliced = columns(x, range)
+        #expect(sliced.shape == [10, rows / 10, range.count] && sliced.dtype == dtype)
+        var expectedSlice = [Double](), expectedPlaced = [Double]()
+        for r in 0..<rows {
+            for c in 0..<width {
+                let v = xs[r * width + c]
+                if range.contains(c) { expectedSlice.append(v) }
+                expectedPlaced.append(range.contains(c) ? v : 0)
+            }
+        }
+        #expect(sliced.doubles == expectedSlice)
+        let placed = placeColumns(sliced, width: width, at: range)
+        #expect(placed.shape == x.shape)
+        #expect(placed.doubles == expectedPlaced)
+    }
+}

@@ -2,6 +2,14 @@
 // coordinates of the residual stream, and appending the positional encoding to the
 // query/key input (SPEC §1, §2).
 
+/// Runs `body` on row ranges of 0..<rows: in one call for small tensors, else split across the
+/// workers (row copies, so the bytes do not depend on the split; on the calling thread alone the
+/// read-out's slice and its adjoint were ~1% of a linear-1 step each).
+@inline(__always)
+func forRowChunks(_ rows: Int, _ body: (Range<Int>) -> Void) {
+    if rows < 2048 || Parallel.workers == 1 { body(0..<rows) } else { Parallel.forChunks(rows, grain: 1024, body) }
+}
+
 /// x[..., range] for x [..., D].
 public func columns(_ x: Tensor, _ range: Range<Int>) -> Tensor {
     let (rows, width) = x.matrixShape
@@ -11,8 +19,9 @@ public func columns(_ x: Tensor, _ range: Range<Int>) -> Tensor {
     func run<S: TensorScalar>(_: S.Type) -> Tensor {
         Tensor(shape: Array(x.shape.dropLast()) + [w], of: S.self) { out in
             x.withUnsafeBufferPointer(as: S.self) { xp in
-                for r in 0..<rows {
-                    for c in 0..<w { out[r * w + c] = xp[r * width + range.lowerBound + c] }
+                let o = out.baseAddress!, xb = xp.baseAddress! + range.lowerBound
+                forRowChunks(rows) { chunk in
+                    for r in chunk { (o + r * w).update(from: xb + r * width, count: w) }
                 }
             }
         }
@@ -25,12 +34,18 @@ public func columns(_ x: Tensor, _ range: Range<Int>) -> Tensor {
 public func placeColumns(_ g: Tensor, width: Int, at range: Range<Int>) -> Tensor {
     let (rows, w) = g.matrixShape
     precondition(w == range.count && range.upperBound <= width, "placeColumns: \(g.shape) at \(range) in \(width)")
-    var out = Tensor(zeros: Array(g.shape.dropLast()) + [width], dtype: g.dtype)
+    var out = Tensor(uninitializedShape: Array(g.shape.dropLast()) + [width], dtype: g.dtype)
     func run<S: TensorScalar>(_: S.Type) {
         g.withUnsafeBufferPointer(as: S.self) { gp in
             out.withUnsafeMutableBufferPointer(as: S.self) { op in
-                for r in 0..<rows {
-                    for c in 0..<w { op[r * width + range.lowerBound + c] = gp[r * w + c] }
+                let (o, gb, left, right) = (op.baseAddress!, gp.baseAddress!, range.lowerBound, width - range.upperBound)
+                forRowChunks(rows) { chunk in
+                    for r in chunk {
+                        let row = o + r * width
+                        row.update(repeating: 0, count: left)
+                        (row + left).update(from: gb + r * w, count: w)
+                        (row + range.upperBound).update(repeating: 0, count: right)
+                    }
                 }
             }
         }
