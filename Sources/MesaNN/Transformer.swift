@@ -141,7 +141,9 @@ public final class Transformer: ParameterSet {
             case .fused: attended = block.attention(h, queryKeyInput: qk, trace: layer)
             case .composed: attended = block.attention.composed(h, queryKeyInput: qk)
             }
-            x = x + attended
+            // The block's last residual add and the clip are one operation when nothing records the sum between them.
+            let fuseClip = trace == nil && c.activationClip != nil
+            x = fuseClip && block.mlp == nil ? addClipped(x, attended, c.activationClip!) : x + attended
             if let trace {
                 trace.record("layers.\(i).attention_input", h.value)
                 trace.record("layers.\(i).attention_output", attended.value)
@@ -149,14 +151,12 @@ public final class Transformer: ParameterSet {
             }
             if let m = block.mlp {
                 let h2 = block.mlpNorm.map { $0(x) } ?? x
-                if attentionImplementation == .fused && m.up.bias == nil && m.down.bias == nil {
-                    x = x + mlpSublayer(h2, up: m.up.weight, down: m.down.weight)
-                } else {
-                    x = x + m.down(gelu(m.up(h2)))
-                }
+                let out = attentionImplementation == .fused && m.up.bias == nil && m.down.bias == nil
+                    ? mlpSublayer(h2, up: m.up.weight, down: m.down.weight) : m.down(gelu(m.up(h2)))
+                x = fuseClip ? addClipped(x, out, c.activationClip!) : x + out
                 trace?.record("layers.\(i).after_mlp", x.value)
             }
-            if let clipValue = c.activationClip { x = clip(x, clipValue) }
+            if let clipValue = c.activationClip, !fuseClip { x = clip(x, clipValue) }
             trace?.record("layers.\(i).output", x.value)
         }
         let output: Variable

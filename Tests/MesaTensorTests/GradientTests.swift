@@ -27,6 +27,31 @@ import MesaTensor
         // Clipping: keep inputs away from ±c where the derivative jumps.
         let z = x.map { abs(abs($0) - 0.8) < 0.05 ? $0 + 0.2 : $0 }
         check([z]) { v in dot(clip(v[0], 0.8), r) }
+        // The residual add fused with the clip: keep the sums away from ±c.
+        let w = zip(x.doubles, y.doubles).map { a, b in abs(abs(a + b) - 0.8) < 0.05 ? b + 0.2 : b }
+        check([x, Tensor(shape: [4, 6], w)]) { v in dot(addClipped(v[0], v[1], 0.8), r) }
+    }
+
+    /// clip(a + b) in one pass is `clip(a + b, c)` bit for bit (Float32 and Float64), and its backward,
+    /// which reads the clipped output, is `clipBackward(g, a + b)` bit for bit: sums below, at and above
+    /// ±c, ±∞ and NaN, on a tensor large enough to be split across workers.
+    @Test(arguments: [DType.float32, .float64])
+    func addClippedIsAddThenClip(dtype: DType) {
+        let n = 300_000, c = 0.8
+        var a = (0..<n).map { Double(($0 * 7919) % 2001) / 1000 - 1 }, b = (0..<n).map { Double(($0 * 104_729) % 1601) / 1000 - 0.8 }
+        a[0] = 0.8; b[0] = 0           // exactly c
+        a[1] = -0.3; b[1] = -0.5       // exactly −c
+        a[2] = .infinity; a[3] = -.infinity; a[4] = .nan; b[5] = .nan
+        let (at, bt) = (Tensor(shape: [n], a).converted(to: dtype), Tensor(shape: [n], b).converted(to: dtype))
+        let g = randomTensor([n], seed: 21).converted(to: dtype)
+        func bytes(_ t: Tensor) -> [UInt64] { t.doubles.map(\.bitPattern) }
+        #expect(bytes(addClipped(at, bt, c)) == bytes(clip(at + bt, c)))
+        let av = Variable(at, requiresGrad: true), bv = Variable(bt, requiresGrad: true)
+        dot(addClipped(av, bv, c), g).backward()
+        let expected = bytes(clipBackward(g, at + bt, c))
+        #expect(bytes(av.grad!) == expected && bytes(bv.grad!) == expected)
+        // The boundary and the specials get no gradient; values inside do.
+        #expect(av.grad!.doubles[0..<6].allSatisfy { $0 == 0 } && av.grad!.doubles.contains { $0 != 0 })
     }
 
     @Test func bias() {

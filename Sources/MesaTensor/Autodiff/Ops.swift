@@ -42,6 +42,18 @@ public func clip(_ x: Variable, _ c: Double) -> Variable {
     Variable(clip(x.value, c), inputs: [x]) { g in [clipBackward(g, x.value, c)] }
 }
 
+/// clip(a + b) to [−c, c]: a residual add and the activation clip as one operation (one pass over
+/// memory instead of two, and the sum is not kept). The backward reads the clipped output y: |y| < c
+/// exactly when |a + b| < c (y = ±c otherwise, and a NaN stays NaN), so clipBackward(g, y) is
+/// clipBackward(g, a + b) bit for bit.
+public func addClipped(_ a: Variable, _ b: Variable, _ c: Double) -> Variable {
+    let y = addClipped(a.value, b.value, c)
+    return Variable(y, inputs: [a, b]) { g in
+        let d = clipBackward(g, y, c)
+        return [d, d]
+    }
+}
+
 public func gelu(_ x: Variable) -> Variable {
     Variable(gelu(x.value), inputs: [x]) { g in [geluBackward(g, x.value)] }
 }

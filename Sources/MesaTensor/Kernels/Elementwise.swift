@@ -79,6 +79,11 @@ struct ClipOp<S: TensorScalar>: ElementOp1 {
     let c: S
     @inline(__always) func callAsFunction(_ x: S) -> S { Swift.min(Swift.max(x, -c), c) }
 }
+/// (a, b) ↦ clip(a + b) to [−c, c]: the residual add and the activation clip in one pass.
+struct AddClipOp<S: TensorScalar>: ElementOp2 {
+    let c: S
+    @inline(__always) func callAsFunction(_ a: S, _ b: S) -> S { Swift.min(Swift.max(a + b, -c), c) }
+}
 /// (g, x) ↦ g where |x| < c, else 0.
 struct ClipBackwardOp<S: TensorScalar>: ElementOp2 {
     let c: S
@@ -178,6 +183,12 @@ public func clip(_ x: Tensor, _ c: Double) -> Tensor {
     x.dtype == .float32
         ? elementwise(x, ClipOp(c: Float(c)))
         : elementwise(x, ClipOp(c: c))
+}
+
+/// clip(a + b) to [−c, c], element by element: `clip(a + b, c)` in one pass.
+public func addClipped(_ a: Tensor, _ b: Tensor, _ c: Double) -> Tensor {
+    checkSame(a, b, "addClipped")
+    return a.dtype == .float32 ? elementwise(a, b, AddClipOp(c: Float(c))) : elementwise(a, b, AddClipOp(c: c))
 }
 
 /// dL/dx = dL/dy where |x| < c, else 0.
