@@ -8,7 +8,9 @@ import MesaTensor
 /// 16-lane AVX-512 versions in CSupport's scorecore512.c when the CPU has AVX-512 F/BW/DQ/VL
 /// (checked once, with CPUID), else the portable 8-lane Swift kernels. Both give the same bits
 /// (Tests/MesaNNTests/WideKernelTests.swift). `MESA_KERNELS=portable` forces the Swift kernels
-/// (A/B benchmarks); Double always runs the Swift kernels.
+/// (A/B benchmarks); Double always runs the Swift kernels. On the AVX-512 path the score core
+/// (and MesaCore's quadratic form) read the q/k/v/dO rows and write their results in place, with
+/// the strided kernels (no row panels; only the transposed kT, vT are copied).
 public enum ScoreKernels {
     /// Whether this CPU can run the AVX-512 kernels.
     public static var available: Bool { KernelChoice.cpuHasAVX512 }
