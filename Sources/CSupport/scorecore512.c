@@ -34,20 +34,21 @@ static inline __mmask16 lanes(long n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// S[t][t'] = scale · x_tᵀ y_{t'} for t' ≤ t, 0 otherwise. x: rows [T][dp]; yT: [d][tp].
+// S[t][t'] = scale · x_tᵀ y_{t'} for t' ≤ t, 0 otherwise. x: rows [T][dp], or any row stride xs
+// (only x[t][i] for i < d is read, one broadcast each); yT: [d][tp].
 
 MESA_AVX512 MESA_INLINE void scoresStore(float *out, long r, long c0, long tp, __m512 acc, __m512 vs) {
     __mmask16 keep = lanes(r - c0 + 1), inPanel = lanes(tp - c0);
     _mm512_mask_storeu_ps(out + r * tp + c0, inPanel, _mm512_maskz_mov_ps(keep, _mm512_mul_ps(acc, vs)));
 }
 
-MESA_AVX512 void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out) {
-    const long dp = ru8(d), tp = ru8(t);
+MESA_AVX512 MESA_INLINE void scoresRows(const float *x, long xs, const float *yT, long t, long d, float scale, float *out) {
+    const long tp = ru8(t);
     const __m512 vs = _mm512_set1_ps(scale);
     for (long t0 = 0; t0 < t; t0 += 4) {
         const long end = lmin(t0 + 4, t);
-        const float *x0 = x + t0 * dp, *x1 = x + lmin(t0 + 1, t - 1) * dp;
-        const float *x2 = x + lmin(t0 + 2, t - 1) * dp, *x3 = x + lmin(t0 + 3, t - 1) * dp;
+        const float *x0 = x + t0 * xs, *x1 = x + lmin(t0 + 1, t - 1) * xs;
+        const float *x2 = x + lmin(t0 + 2, t - 1) * xs, *x3 = x + lmin(t0 + 3, t - 1) * xs;
         long c0 = 0;
         while (c0 + 16 < end) {
             const __mmask16 m0 = lanes(tp - c0), m1 = lanes(tp - c0 - 16);
@@ -91,19 +92,33 @@ MESA_AVX512 void mesa512_causal_scores(const float *x, const float *yT, long t, 
     }
 }
 
+MESA_AVX512 void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out) {
+    scoresRows(x, ru8(d), yT, t, d, scale, out);
+}
+
+MESA_AVX512 void mesa512_causal_scores_strided(const float *x, long xStride, const float *yT, long t, long d,
+                                               float scale, float *out) {
+    scoresRows(x, xStride, yT, t, d, scale, out);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The two mixes share one block: output rows t0..t0+3 (stored while < end), NV vectors of 16
-// columns from c, out[t0 + j] = Σ_{s = s0}^{s1 − 1} w_j[s · step] x_s in order of s (x rows
-// [T][dp]), one FMA per term as the Swift kernels do.
+// columns from c, out[t0 + j] = Σ_{s = s0}^{s1 − 1} w_j[s · step] x_s in order of s, one FMA per
+// term as the Swift kernels do. x rows have stride xs and out rows stride os; both are read and
+// written in columns < w only (masked): w = dp for the zero-padded panels [T][dp] (xs = os = dp),
+// w = d for rows read and written in place in a strided buffer (the [Q K V] rows), where nothing
+// at or beyond column d is touched. Scaled: each sum is multiplied by vs once after its chain, as
+// scatter_rows did with the panel's result (the same bits).
 
 MESA_AVX512 MESA_INLINE void weightedRowsBlock(const float *w0, const float *w1, const float *w2, const float *w3,
-                                               long step, long s0, long s1, const float *x, long dp, long t0,
-                                               long end, long c, const int nv, float *out) {
-    const __mmask16 m0 = lanes(dp - c), m1 = lanes(dp - c - 16), m2 = lanes(dp - c - 32);
+                                               long step, long s0, long s1, const float *x, long xs, long w, long t0,
+                                               long end, long c, const int nv, const int scaled, __m512 vs,
+                                               float *out, long os) {
+    const __mmask16 m0 = lanes(w - c), m1 = lanes(w - c - 16), m2 = lanes(w - c - 32);
     __m512 z = _mm512_setzero_ps();
     __m512 s00 = z, s01 = z, s02 = z, s10 = z, s11 = z, s12 = z, s20 = z, s21 = z, s22 = z, s30 = z, s31 = z, s32 = z;
     for (long s = s0; s < s1; s++) {
-        const float *xr = x + s * dp + c;
+        const float *xr = x + s * xs + c;
         const __m512 x0 = _mm512_maskz_loadu_ps(m0, xr);
         const __m512 x1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, xr + 16) : z;
         const __m512 x2 = nv > 2 ? _mm512_maskz_loadu_ps(m2, xr + 32) : z;
@@ -120,40 +135,55 @@ MESA_AVX512 MESA_INLINE void weightedRowsBlock(const float *w0, const float *w1,
             s22 = _mm512_fmadd_ps(p2, x2, s22); s32 = _mm512_fmadd_ps(p3, x2, s32);
         }
     }
-#define MESA_PUT(r, y0, y1, y2)                                                  \
-    if ((r) < end) {                                                             \
-        _mm512_mask_storeu_ps(out + (r) * dp + c, m0, y0);                       \
-        if (nv > 1) _mm512_mask_storeu_ps(out + (r) * dp + c + 16, m1, y1);      \
-        if (nv > 2) _mm512_mask_storeu_ps(out + (r) * dp + c + 32, m2, y2);      \
+#define MESA_OUT(y) (scaled ? _mm512_mul_ps(y, vs) : (y))
+#define MESA_PUT(r, y0, y1, y2)                                                           \
+    if ((r) < end) {                                                                      \
+        _mm512_mask_storeu_ps(out + (r) * os + c, m0, MESA_OUT(y0));                      \
+        if (nv > 1) _mm512_mask_storeu_ps(out + (r) * os + c + 16, m1, MESA_OUT(y1));     \
+        if (nv > 2) _mm512_mask_storeu_ps(out + (r) * os + c + 32, m2, MESA_OUT(y2));     \
     }
     MESA_PUT(t0, s00, s01, s02) MESA_PUT(t0 + 1, s10, s11, s12)
     MESA_PUT(t0 + 2, s20, s21, s22) MESA_PUT(t0 + 3, s30, s31, s32)
 #undef MESA_PUT
+#undef MESA_OUT
 }
 
-// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'} (A [T][tp], v rows [T][dp]); rows in blocks of four, each
-// summing over s < min(t0 + 4, T) as the Swift kernel does (rows past T − 1 read row T − 1 and
-// are not stored).
-MESA_AVX512 MESA_INLINE void mixBlock(const float *a, const float *v, long t, long tp, long dp, long t0, long c,
-                                      const int nv, float *out) {
+// One mix's operands: x rows (stride xs), out rows (stride os), the column count w that both are
+// read and written in, and whether (and by what) the result is scaled.
+typedef struct {
+    const float *x;
+    long xs;
+    float *out;
+    long os, w;
+    __m512 vs;
+} MixOperands;
+
+// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'} (A [T][tp]); rows in blocks of four, each summing over
+// s < min(t0 + 4, T) as the Swift kernel does (rows past T − 1 read row T − 1 and are not stored).
+MESA_AVX512 MESA_INLINE void mixBlock(const float *a, MixOperands o, long t, long tp, long t0, long c, const int nv,
+                                      const int scaled) {
     const long end = lmin(t0 + 4, t);
     weightedRowsBlock(a + t0 * tp, a + lmin(t0 + 1, t - 1) * tp, a + lmin(t0 + 2, t - 1) * tp,
-                      a + lmin(t0 + 3, t - 1) * tp, 1, 0, end, v, dp, t0, end, c, nv, out);
+                      a + lmin(t0 + 3, t - 1) * tp, 1, 0, end, o.x, o.xs, o.w, t0, end, c, nv, scaled, o.vs,
+                      o.out, o.os);
 }
 
 // out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of the mix; rows t0..t0+3 sum over s ≥ t0,
 // reading columns t0..t0+3 of A (inside the padded row width tp).
-MESA_AVX512 MESA_INLINE void mixTransposedBlock(const float *a, const float *g, long t, long tp, long dp, long t0,
-                                                long c, const int nv, float *out) {
-    weightedRowsBlock(a + t0, a + t0 + 1, a + t0 + 2, a + t0 + 3, tp, t0, t, g, dp, t0, lmin(t0 + 4, t), c, nv, out);
+MESA_AVX512 MESA_INLINE void mixTransposedBlock(const float *a, MixOperands o, long t, long tp, long t0, long c,
+                                                const int nv, const int scaled) {
+    weightedRowsBlock(a + t0, a + t0 + 1, a + t0 + 2, a + t0 + 3, tp, t0, t, o.x, o.xs, o.w, t0, lmin(t0 + 4, t), c,
+                      nv, scaled, o.vs, o.out, o.os);
 }
 
 // The mix (transposed = 0) or its transpose (1) of rows 0..T−1, four output rows at a time, the
 // value columns in blocks of three, two or one 16-lane vectors (each block width a constant, so
-// that every call is specialized after inlining).
-#define MIX_BLOCK(nv) (transposed ? mixTransposedBlock(a, v, t, tp, dp, t0, c, nv, out) \
-                              : mixBlock(a, v, t, tp, dp, t0, c, nv, out))
-MESA_AVX512 MESA_INLINE void mixRows(const float *a, const float *v, long t, long d, const int transposed, float *out) {
+// that every call is specialized after inlining). The blocks follow dp = d rounded up to 8, as
+// w = d or dp need the same number of 16-lane vectors.
+#define MIX_BLOCK(nv) (transposed ? mixTransposedBlock(a, o, t, tp, t0, c, nv, scaled) \
+                              : mixBlock(a, o, t, tp, t0, c, nv, scaled))
+MESA_AVX512 MESA_INLINE void mixRows(const float *a, MixOperands o, long t, long d, const int transposed,
+                                     const int scaled) {
     const long dp = ru8(d), tp = ru8(t);
     for (long t0 = 0; t0 < t; t0 += 4) {
         long c = 0;
@@ -165,11 +195,23 @@ MESA_AVX512 MESA_INLINE void mixRows(const float *a, const float *v, long t, lon
 #undef MIX_BLOCK
 
 MESA_AVX512 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {
-    mixRows(a, v, t, d, 0, out);
+    const long dp = ru8(d);
+    mixRows(a, (MixOperands){v, dp, out, dp, dp, _mm512_set1_ps(1)}, t, d, 0, 0);
 }
 
 MESA_AVX512 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {
-    mixRows(a, g, t, d, 1, out);
+    const long dp = ru8(d);
+    mixRows(a, (MixOperands){g, dp, out, dp, dp, _mm512_set1_ps(1)}, t, d, 1, 0);
+}
+
+MESA_AVX512 void mesa512_causal_mix_strided(const float *a, const float *v, long vStride, long t, long d, float scale,
+                                            float *out, long outStride) {
+    mixRows(a, (MixOperands){v, vStride, out, outStride, d, _mm512_set1_ps(scale)}, t, d, 0, 1);
+}
+
+MESA_AVX512 void mesa512_causal_mix_transposed_strided(const float *a, const float *g, long gStride, long t, long d,
+                                                       float scale, float *out, long outStride) {
+    mixRows(a, (MixOperands){g, gStride, out, outStride, d, _mm512_set1_ps(scale)}, t, d, 1, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +347,12 @@ int mesa_cpu_has_avx512(void) { return 0; }
 void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out) {}
 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {}
 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {}
+void mesa512_causal_scores_strided(const float *x, long xStride, const float *yT, long t, long d, float scale,
+                                   float *out) {}
+void mesa512_causal_mix_strided(const float *a, const float *v, long vStride, long t, long d, float scale, float *out,
+                                long outStride) {}
+void mesa512_causal_mix_transposed_strided(const float *a, const float *g, long gStride, long t, long d, float scale,
+                                           float *out, long outStride) {}
 void mesa512_causal_softmax_rows(float *a, long t) {}
 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t) {}
 void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst) {}

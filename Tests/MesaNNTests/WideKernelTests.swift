@@ -5,7 +5,8 @@ import MesaNN
 /// The AVX-512 score-core kernels (CSupport's scorecore512.c) against today's portable Swift
 /// kernels, bit for bit: each kernel (products, softmax rows, panel gathers and scatters) alone and one head's forward and backward (linear and
 /// softmax, weights kept or recomputed) on random inputs over lengths and widths that cover
-/// every tail (T and d below, at and past multiples of 8 and 16). The portable kernels are
+/// every tail (T and d below, at and past multiples of 8 and 16), and the in-place (strided)
+/// kernels of the AVX-512 head path against gather → panel kernel → scatter. The portable kernels are
 /// checked against the plain Double references in AttentionCoreTests; equal bits carry that over.
 @Suite(.enabled(if: ScoreKernels.available, "this CPU has no AVX-512"))
 struct WideKernelTests {
@@ -138,6 +139,58 @@ struct WideKernelTests {
         }
     }
 
+    /// The in-place kernels of the AVX-512 path (row operands and results at a row stride, as in
+    /// the [Q K V] buffer) against the portable gatherRows → panel kernel → scatterRows: bit for
+    /// bit, with NaN in every source column at or beyond d (must not leak into any result),
+    /// outputs pre-filled (columns at or beyond d must keep their fill), scales 1 and ≠ 1.
+    @Test func stridedProductsMatchBitForBit() {
+        var draws = Draws(state: 16)
+        var compared = 0
+        for t in Self.lengths {
+            let tp = Self.roundUp8(t)
+            for d in Self.widths {
+                let stride = 3 * d + 5, outStride = 2 * d + 3
+                // Sources: random in columns < d, NaN elsewhere.
+                let x = Buffer(t * stride, fill: .nan), v = Buffer(t * stride, fill: .nan)
+                for r in 0..<t { for i in 0..<d { x.p[r * stride + i] = draws.next(1.5); v.p[r * stride + i] = draws.next(1) } }
+                let y = Self.rows(t, d, &draws), dp = Self.roundUp8(d)
+                let yT = Buffer(d * tp)
+                for r in 0..<t { for i in 0..<d { yT.p[i * tp + r] = y.p[r * dp + i] } }
+                for scale: Float in [1, 0.2236068, -3] {
+                    let portable = Buffer(t * tp, fill: .nan), wide = Buffer(t * tp, fill: 7)
+                    ScoreKernels.causalScoresStrided(wide: false, x: x.p, xStride: stride, yT: yT.p, length: t, width: d,
+                                                     scale: scale, into: portable.p)
+                    ScoreKernels.causalScoresStrided(wide: true, x: x.p, xStride: stride, yT: yT.p, length: t, width: d,
+                                                     scale: scale, into: wide.p)
+                    let diff = Self.firstDifference(portable, wide)
+                    #expect(diff == nil, "causalScoresStrided T \(t) d \(d) scale \(scale): \(diff ?? "")")
+                    #expect(!wide.values.contains { $0.isNaN }, "causalScoresStrided T \(t) d \(d): NaN leaked")
+                    compared += portable.count
+                }
+                let a = Self.lower(t, &draws)
+                for transposed in [false, true] {
+                    for scale: Float in [1, 0.2236068, -3] {
+                        let portable = Buffer(t * outStride, fill: 9), wide = Buffer(t * outStride, fill: 9)
+                        for (out, isWide) in [(portable, false), (wide, true)] {
+                            ScoreKernels.causalMixStrided(wide: isWide, transposed: transposed, a.p, v.p, vStride: stride,
+                                                          length: t, width: d, scale: scale, into: out.p,
+                                                          outStride: outStride)
+                        }
+                        let label = "causalMix\(transposed ? "Transposed" : "")Strided T \(t) d \(d) scale \(scale)"
+                        let diff = Self.firstDifference(portable, wide)
+                        #expect(diff == nil, "\(label): \(diff ?? "")")
+                        #expect(!wide.values.contains { $0.isNaN }, "\(label): NaN leaked")
+                        let untouched = (0..<t).allSatisfy { r in (d..<outStride).allSatisfy { wide.p[r * outStride + $0] == 9 } }
+                        #expect(untouched, "\(label): wrote at or beyond column d")
+                        #expect(wide.values.contains { $0 != 0 && $0 != 9 }, "\(label): no result written")
+                        compared += portable.count
+                    }
+                }
+            }
+        }
+        #expect(compared > 100_000)
+    }
+
     @Test func softmaxRowsMatchBitForBit() {
         var draws = Draws(state: 12)
         for t in Self.lengths {
@@ -171,8 +224,10 @@ struct WideKernelTests {
             for (n, dk) in Self.widths.enumerated() {
                 let dv = Self.widths[(n + 2) % Self.widths.count]
                 let qkStride = 3 * dk + 5, vStride = 2 * dv + 3
-                let q = Buffer(t * qkStride), k = Buffer(t * qkStride), v = Buffer(t * vStride)
-                let dOut = Buffer(t * vStride)
+                // NaN beyond each row's first d columns: the other heads' and kinds' columns of a
+                // [Q K V] row, which no kernel may read.
+                let q = Buffer(t * qkStride, fill: .nan), k = Buffer(t * qkStride, fill: .nan)
+                let v = Buffer(t * vStride, fill: .nan), dOut = Buffer(t * vStride, fill: .nan)
                 for r in 0..<t {
                     for i in 0..<dk { q.p[r * qkStride + i] = draws.next(1.5); k.p[r * qkStride + i] = draws.next(1.5) }
                     for i in 0..<dv { v.p[r * vStride + i] = draws.next(1); dOut.p[r * vStride + i] = draws.next(1) }
@@ -209,8 +264,10 @@ struct WideKernelTests {
                         #expect(diff == nil, "\(name) \(label) \(kept == 0 ? "kept" : "recomputed"): \(diff ?? "")")
                     }
                 }
-                // The backward is not trivially zero: some gradient is nonzero.
+                // The backward is not trivially zero: some gradient is nonzero; no NaN leaked.
                 #expect(grads[2][2].values.contains { $0 != 0 && $0 != 5 })
+                #expect(!(outs[1].values + grads[2].flatMap(\.values) + grads[3].flatMap(\.values)).contains { $0.isNaN },
+                        "NaN leaked \(label)")
             }
         }
     }

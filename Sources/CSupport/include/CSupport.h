@@ -71,6 +71,16 @@ int mesa_cpu_has_avx512(void);
 void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out);
 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out);
 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out);
+/// The same products with the row operands and the mixes' output read and written in place, rows
+/// [T] at any stride, columns < d only (nothing at or beyond column d is read or written): the
+/// scores' x rows (stride xStride), the mixes' v / g rows and out rows (out = scale · the mix, one
+/// multiplication after each chain). Bit for bit gatherRows → the panel kernel → scatterRows.
+void mesa512_causal_scores_strided(const float *x, long xStride, const float *yT, long t, long d, float scale,
+                                   float *out);
+void mesa512_causal_mix_strided(const float *a, const float *v, long vStride, long t, long d, float scale, float *out,
+                                long outStride);
+void mesa512_causal_mix_transposed_strided(const float *a, const float *g, long gStride, long t, long d, float scale,
+                                           float *out, long outStride);
 void mesa512_causal_softmax_rows(float *a, long t);
 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t);
 /// The head panels' gathers and scatters: MesaNN's gatherRows, gatherTransposed, scatterRows.

@@ -1,3 +1,4 @@
+import CSupport
 import MesaTensor
 import RealModule
 
@@ -217,11 +218,10 @@ public struct MesaCore: AttentionCore {
         } else {
             let a = record.weights ?? p.a
             gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT)
-            gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows)
             causalScores(x: p.qTilde, yT: p.kT, length: t, width: h.keySize, scale: 1, into: a)
             if gamma != 1 { applyDecay(a, p.decay, length: t) }
-            causalMix(a, p.vRows, length: t, width: h.valueSize, into: p.result)
-            scatterRows(p.result, rows: t, width: h.valueSize, into: out, stride: outStride)
+            causalMixRows(a, h.v, vStride: h.vStride, length: t, width: h.valueSize, into: out, outStride: outStride,
+                          vRows: p.vRows, result: p.result)
         }
         if let vectors = record.vectors {
             scatterRows(p.qTilde, rows: t, width: h.keySize, into: vectors, stride: record.vectorRowStride)
@@ -279,11 +279,18 @@ public struct MesaCore: AttentionCore {
     func quadraticBackward<S: TensorScalar>(_ h: HeadView<S>, dOut: UnsafePointer<S>, doutStride: Int, grad: HeadView<S>,
                                             lambda: S, _ p: Panels<S>) {
         let t = h.length, d = h.keySize, dp = roundUp8(d), gamma = S(forget)
+        // On the AVX-512 path (Float) the dO rows are read in place (scorecore512.c's strided
+        // kernels, the same FMAs as gatherRows → kernel: WideKernelTests), else through gRows.
+        let inPlace = S.self == Float.self && ScoreKernels.wide
         gatherTransposed(h.k, stride: h.qkStride, rows: t, width: d, into: p.kT)
-        gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows)
+        if !inPlace { gatherRows(dOut, stride: doutStride, rows: t, width: h.valueSize, into: p.gRows) }
         gatherTransposed(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vT)
         // Read-out: dA = (dO Vᵀ) ⊙ D and g = ∂L/∂q̃ = dA K.
-        causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA)
+        if inPlace {
+            mesa512_causal_scores_strided(asFloat(dOut), doutStride, asFloat(p.vT), t, h.valueSize, 1, asFloat(p.dA))
+        } else {
+            causalScores(x: p.gRows, yT: p.vT, length: t, width: h.valueSize, scale: 1, into: p.dA)
+        }
         if gamma != 1 { applyDecay(p.dA, p.decay, length: t) }
         causalMix(p.dA, p.kRows, length: t, width: d, into: p.result)
         // The recursion again: q̃_t and dq_t = R_t g_t.
@@ -293,8 +300,13 @@ public struct MesaCore: AttentionCore {
         // A = (Q̃ Kᵀ) ⊙ D;  dV = Aᵀ dO
         causalScores(x: p.qTilde, yT: p.kT, length: t, width: d, scale: 1, into: p.a)
         if gamma != 1 { applyDecay(p.a, p.decay, length: t) }
-        causalMixTransposed(p.a, p.gRows, length: t, width: h.valueSize, into: p.result)
-        scatterRows(p.result, rows: t, width: h.valueSize, into: grad.v, stride: grad.vStride)
+        if inPlace {
+            mesa512_causal_mix_transposed_strided(asFloat(p.a), asFloat(dOut), doutStride, t, h.valueSize, 1,
+                                                  asFloat(grad.v), grad.vStride)
+        } else {
+            causalMixTransposed(p.a, p.gRows, length: t, width: h.valueSize, into: p.result)
+            scatterRows(p.result, rows: t, width: h.valueSize, into: grad.v, stride: grad.vStride)
+        }
         // dK = dAᵀ Q̃ (read-out) − Aᵀ dQ − ((dQ Kᵀ) ⊙ D)ᵀ Q̃ (recursion)
         causalScores(x: p.dq, yT: p.kT, length: t, width: d, scale: 1, into: p.s2)
         if gamma != 1 { applyDecay(p.s2, p.decay, length: t) }

@@ -1,3 +1,4 @@
+import CSupport
 import MesaTensor
 
 // The core shared by the kinds whose output is a causal mix of the values with weights
@@ -70,6 +71,10 @@ func scoreCoreForward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, out: Uns
     let t = h.length
     let p = ScorePanels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
     let a = weights ?? p.a
+    if S.self == Float.self && wide {
+        scoreCoreForwardInPlace(softmax: softmax, h, out: out, outStride: outStride, a: a, kT: p.kT)
+        return
+    }
     gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows, wide: wide)
     gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: p.kT, wide: wide)
     gatherRows(h.v, stride: h.vStride, rows: t, width: h.valueSize, into: p.vRows, wide: wide)
@@ -88,6 +93,11 @@ func scoreCoreBackward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: U
                                         wide: Bool = ScoreKernels.wide) {
     let t = h.length
     let p = ScorePanels(scratch, length: t, keySize: h.keySize, valueSize: h.valueSize)
+    if S.self == Float.self && wide {
+        scoreCoreBackwardInPlace(softmax: softmax, h, dOut: dOut, doutStride: doutStride, grad: grad, panels: p,
+                                 weights: weights)
+        return
+    }
     let scale: S = softmax ? 1 / S(h.keySize).squareRoot() : 1
     gatherRows(h.q, stride: h.qkStride, rows: t, width: h.keySize, into: p.qRows, wide: wide)
     let a: UnsafePointer<S>
@@ -114,6 +124,47 @@ func scoreCoreBackward<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: U
     // dK = dSᵀ Q (· scale)
     causalMixTransposed(p.dA, p.qRows, length: t, width: h.keySize, into: p.result, wide: wide)
     scatterRows(p.result, rows: t, width: h.keySize, scale: scale, into: grad.k, stride: grad.qkStride, wide: wide)
+}
+
+// The AVX-512 path (Float32): the row operands are read and the results written in place in the
+// [Q K V] / dO / d[Q K V] rows (the strided kernels of scorecore512.c, columns < d only), so only
+// the transposed panels kT, vT and the scores A, dA are copied or kept in the scratch. The same
+// kernels in the same order as the panel path above (gatherRows → kernel → scatterRows), bit for bit.
+
+@inline(__always)
+func scoreCoreForwardInPlace<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, out: UnsafeMutablePointer<S>,
+                                              outStride: Int, a: UnsafeMutablePointer<S>, kT: UnsafeMutablePointer<S>) {
+    let t = h.length, scale: Float = softmax ? 1 / Float(h.keySize).squareRoot() : 1
+    gatherTransposed(h.k, stride: h.qkStride, rows: t, width: h.keySize, into: kT, wide: true)
+    mesa512_causal_scores_strided(asFloat(h.q), h.qkStride, asFloat(kT), t, h.keySize, scale, asFloat(a))
+    if softmax { mesa512_causal_softmax_rows(asFloat(a), t) }
+    mesa512_causal_mix_strided(asFloat(a), asFloat(h.v), h.vStride, t, h.valueSize, 1, asFloat(out), outStride)
+}
+
+@inline(__always)
+func scoreCoreBackwardInPlace<S: TensorScalar>(softmax: Bool, _ h: HeadView<S>, dOut: UnsafePointer<S>, doutStride: Int,
+                                               grad: HeadView<S>, panels p: ScorePanels<S>, weights: UnsafePointer<S>?) {
+    let t = h.length, dk = h.keySize, dv = h.valueSize
+    let scale: Float = softmax ? 1 / Float(dk).squareRoot() : 1
+    let q = asFloat(h.q), k = asFloat(h.k), qs = h.qkStride
+    let a: UnsafePointer<Float>
+    if let weights {
+        a = asFloat(weights)
+    } else {
+        gatherTransposed(h.k, stride: qs, rows: t, width: dk, into: p.kT, wide: true)
+        mesa512_causal_scores_strided(q, qs, asFloat(p.kT), t, dk, scale, asFloat(p.a))
+        if softmax { mesa512_causal_softmax_rows(asFloat(p.a), t) }
+        a = asFloat(UnsafePointer(p.a))
+    }
+    // dA = tril(dO Vᵀ); for softmax dS = A ⊙ (dA − rowsum(A ⊙ dA)).
+    let dA = asFloat(p.dA)
+    gatherTransposed(h.v, stride: h.vStride, rows: t, width: dv, into: p.vT, wide: true)
+    mesa512_causal_scores_strided(asFloat(dOut), doutStride, asFloat(p.vT), t, dv, 1, dA)
+    if softmax { mesa512_causal_softmax_backward_rows(a, dA, t) }
+    // dV = Aᵀ dO; dQ = dS K · scale; dK = dSᵀ Q · scale.
+    mesa512_causal_mix_transposed_strided(a, asFloat(dOut), doutStride, t, dv, 1, asFloat(grad.v), grad.vStride)
+    mesa512_causal_mix_strided(dA, k, qs, t, dk, scale, asFloat(grad.q), grad.qkStride)
+    mesa512_causal_mix_transposed_strided(dA, q, qs, t, dk, scale, asFloat(grad.k), grad.qkStride)
 }
 
 /// Σ_i x_i y_i of two rows (for the plain references).

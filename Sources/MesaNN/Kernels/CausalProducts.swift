@@ -215,6 +215,26 @@ func causalMix<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, le
     }
 }
 
+/// out rows (stride outStride, columns < d) = scale · causalMix(A, v) for v rows at stride
+/// vStride: gatherRows → causalMix → scatterRows through the panels `vRows` and `result`
+/// ([T][dp] each), or on the AVX-512 path (Float) the one in-place kernel that does the same
+/// FMAs without the copies (scorecore512.c's mesa512_causal_mix_strided, same bits:
+/// WideKernelTests.stridedProductsMatchBitForBit).
+@inline(__always)
+func causalMixRows<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, vStride: Int, length t: Int,
+                                    width d: Int, scale: S = 1, into out: UnsafeMutablePointer<S>, outStride: Int,
+                                    vRows: UnsafeMutablePointer<S>, result: UnsafeMutablePointer<S>,
+                                    wide: Bool = ScoreKernels.wide) {
+    if S.self == Float.self && wide {
+        mesa512_causal_mix_strided(asFloat(a), asFloat(v), vStride, t, d, unsafeBitCast(scale, to: Float.self),
+                                   asFloat(out), outStride)
+        return
+    }
+    gatherRows(v, stride: vStride, rows: t, width: d, into: vRows, wide: wide)
+    causalMix(a, vRows, length: t, width: d, into: result, wide: wide)
+    scatterRows(result, rows: t, width: d, scale: scale, into: out, stride: outStride, wide: wide)
+}
+
 /// out[t'] = Σ_{t ≥ t'} A[t][t'] g_t: the transpose of `causalMix` (A [T][tp], g rows [T][dp]).
 @inline(__always)
 func causalMixTransposed<S: TensorScalar>(_ a: UnsafePointer<S>, _ g: UnsafePointer<S>, length t: Int, width d: Int,

@@ -8,7 +8,9 @@ import MesaTensor
 /// 16-lane AVX-512 versions in CSupport's scorecore512.c when the CPU has AVX-512 F/BW/DQ/VL
 /// (checked once, with CPUID), else the portable 8-lane Swift kernels. Both give the same bits
 /// (Tests/MesaNNTests/WideKernelTests.swift). `MESA_KERNELS=portable` forces the Swift kernels
-/// (A/B benchmarks); Double always runs the Swift kernels.
+/// (A/B benchmarks); Double always runs the Swift kernels. On the AVX-512 path the score core
+/// (and MesaCore's quadratic form) read the q/k/v/dO rows and write their results in place, with
+/// the strided kernels (no row panels; only the transposed kT, vT are copied).
 public enum ScoreKernels {
     /// Whether this CPU can run the AVX-512 kernels.
     public static var available: Bool { KernelChoice.cpuHasAVX512 }
@@ -76,6 +78,51 @@ public enum ScoreKernels {
                                    into dst: UnsafeMutablePointer<Float>, stride: Int) {
         precondition(!wide || available, "AVX-512 kernels asked for on a CPU without AVX-512")
         MesaNN.scatterRows(src, rows: rows, width: width, scale: scale, into: dst, stride: stride, wide: wide)
+    }
+
+    // The in-place (strided) products of the AVX-512 path against what they replace: with
+    // `wide: false` the portable composition gatherRows → panel kernel → scatterRows (the path
+    // the Swift kernels take), with `wide: true` the one strided AVX-512 kernel. Rows at any
+    // stride; only columns < width are read or written.
+
+    /// S = scale · tril(x yᵀ) with x rows at `xStride` (yT: [width][tp] panel, S: [T][tp]).
+    public static func causalScoresStrided(wide: Bool, x: UnsafePointer<Float>, xStride: Int, yT: UnsafePointer<Float>,
+                                           length t: Int, width d: Int, scale: Float,
+                                           into out: UnsafeMutablePointer<Float>) {
+        if wide {
+            precondition(available, "AVX-512 kernels asked for on a CPU without AVX-512")
+            mesa512_causal_scores_strided(x, xStride, yT, t, d, scale, out)
+            return
+        }
+        let rows = PanelScratch<Float>(capacity: max(t * roundUp8(d), 8))
+        let xp = rows.panel(t * roundUp8(d))
+        MesaNN.gatherRows(x, stride: xStride, rows: t, width: d, into: xp, wide: false)
+        MesaNN.causalScores(x: xp, yT: yT, length: t, width: d, scale: scale, into: out, wide: false)
+    }
+
+    /// out = scale · the causal mix of A (or its transpose) with v rows at `vStride`, written
+    /// to rows at `outStride`.
+    public static func causalMixStrided(wide: Bool, transposed: Bool, _ a: UnsafePointer<Float>,
+                                        _ v: UnsafePointer<Float>, vStride: Int, length t: Int, width d: Int,
+                                        scale: Float, into out: UnsafeMutablePointer<Float>, outStride: Int) {
+        if wide {
+            precondition(available, "AVX-512 kernels asked for on a CPU without AVX-512")
+            if transposed {
+                mesa512_causal_mix_transposed_strided(a, v, vStride, t, d, scale, out, outStride)
+            } else {
+                mesa512_causal_mix_strided(a, v, vStride, t, d, scale, out, outStride)
+            }
+            return
+        }
+        let n = t * roundUp8(d), rows = PanelScratch<Float>(capacity: max(2 * n + 16, 8))
+        let vp = rows.panel(n), result = rows.panel(n)
+        MesaNN.gatherRows(v, stride: vStride, rows: t, width: d, into: vp, wide: false)
+        if transposed {
+            MesaNN.causalMixTransposed(a, vp, length: t, width: d, into: result, wide: false)
+        } else {
+            MesaNN.causalMix(a, vp, length: t, width: d, into: result, wide: false)
+        }
+        MesaNN.scatterRows(result, rows: t, width: d, scale: scale, into: out, stride: outStride, wide: false)
     }
 
     /// Scratch elements one head of the score core needs (64-byte-aligned base).
