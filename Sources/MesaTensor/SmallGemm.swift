@@ -22,8 +22,8 @@ import Foundation
 /// chain from +0 per block and adds each block's sum into C (cleared first when β = 0): C = acc + C
 /// per block, in order. Otherwise its NT small kernel runs one chain over all of K and stores
 /// acc + C (β = 1) or acc itself (β = 0, so a −0 chain stays −0). gemm512.c's transposed-A tiles
-/// follow whichever order OpenBLAS takes (`kBlock`); scripts/gemm512-check.sh bits-tn and the tests
-/// confirm it over K 1…3000.
+/// follow either order (`kBlock`); scripts/gemm512-check.sh bits-tn and the tests confirm both over
+/// K 1…3000. Only the large-kernel shapes are taken (`takes`).
 public enum SmallGemm {
     /// The largest inner dimension K taken.
     public static let maxK = 256
@@ -43,9 +43,15 @@ public enum SmallGemm {
     /// transposed, α = 1, β 0 or 1, 1 ≤ K ≤ 256, and a shape for which OpenBLAS takes its
     /// large-matrix kernel (its `sgemm_small_kernel_permit` for SkylakeX, in BLAS's column-major
     /// terms: C's columns are our rows, its A our B; row-major NT is its TN).
-    /// With A transposed and B not (the weight gradients): α = 1, β 0 or 1, any K ≥ 1.
+    /// With A transposed and B not (the weight gradients): α = 1, β 0 or 1, any K ≥ 1, and a shape
+    /// for which OpenBLAS takes its large kernel (M·N·K > 100³; `kBlock`). Its small kernel's one
+    /// chain is reproduced too (`runTransposedA`, tests) but not taken: for those shapes gemm512
+    /// measured slower than OpenBLAS (BENCHMARKS.md, stop 12).
     public static func takes(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float) -> Bool {
-        if transA { return !transB && alpha == 1 && (beta == 0 || beta == 1) && k >= 1 && m >= 1 && n >= 1 }
+        if transA {
+            return !transB && alpha == 1 && (beta == 0 || beta == 1) && k >= 1 && m >= 1 && n >= 1
+                && Double(m) * Double(n) * Double(k) > 1_000_000
+        }
         guard alpha == 1, beta == 0 || beta == 1, k >= 1, k <= maxK, m >= 1, n >= 1 else { return false }
         if Double(m) * Double(n) * Double(k) > 1_000_000 { return true }
         return transB && (m * n > 1200 || k < 32)

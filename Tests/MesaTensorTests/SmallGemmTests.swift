@@ -196,9 +196,11 @@ private func gemmCases(count: Int, seed: UInt64) -> [GemmCase] {
         #expect(takes(false, true, 500, 120, 40) && takes(false, false, 500, 40, 120, beta: 1))
         #expect(takes(false, true, 500, 40, 256) && !takes(false, true, 500, 40, 257))
         // Weight gradients (A transposed, B not): any K, α = 1, β 0 or 1; A and B both transposed: OpenBLAS.
-        #expect(takes(true, false, 40, 40, 500) && takes(true, false, 40, 120, 200, beta: 1) && takes(true, false, 1, 1, 5000))
-        #expect(!takes(true, true, 40, 40, 500) && !takes(true, false, 40, 40, 500, alpha: 2))
-        #expect(!takes(true, false, 40, 40, 500, beta: 0.5) && !takes(true, false, 40, 40, 0) && !takes(true, false, 0, 40, 5))
+        // only where OpenBLAS runs its large kernel (M·N·K > 100³; its small kernel's shapes stay on OpenBLAS).
+        #expect(takes(true, false, 240, 40, 500) && takes(true, false, 40, 120, 209, beta: 1) && takes(true, false, 1, 1, 1_000_001))
+        #expect(!takes(true, false, 40, 40, 500) && !takes(true, false, 40, 120, 208) && !takes(true, false, 1, 1, 1_000_000))
+        #expect(!takes(true, true, 240, 40, 500) && !takes(true, false, 240, 40, 500, alpha: 2))
+        #expect(!takes(true, false, 240, 40, 500, beta: 0.5) && !takes(true, false, 240, 40, 0) && !takes(true, false, 0, 40, 5000))
         #expect(!takes(false, true, 500, 120, 40, alpha: 2) && !takes(false, true, 500, 120, 40, beta: 0.5))
         #expect(!takes(false, true, 0, 120, 40) && !takes(false, true, 500, 120, 0))
         // OpenBLAS's small kernels: M·N·K ≤ 100³; for B transposed only with M·N ≤ 1200 and K ≥ 32.
@@ -386,14 +388,15 @@ private func transposedACases(count: Int, seed: UInt64) -> [TransposedACase] {
     }
 
     /// The models' weight gradients (tiles of 500 rows and a last tile of 37; β = 1) and a
-    /// whole-batch one (β = 0, K 6400): taken, and bit for bit OpenBLAS's.
+    /// whole-batch one (β = 0, K 6400): taken exactly when M·N·K > 100³, and bit for bit OpenBLAS's.
     @Test(.enabled(if: SmallGemm.cpuHasAVX512 && BLASKernels.coreName.lowercased() == "skylakex"))
     func modelShapes() {
         let shapes: [(m: Int, n: Int)] = [(240, 40), (120, 40), (40, 80), (40, 40), (40, 160), (160, 40)]
         for (i, s) in shapes.enumerated() {
             for k in [500, 37] {
                 let g = TransposedACase(m: s.m, n: s.n, k: k, beta: 1, pad: 0, zeros: i % 2 == 0, seed: UInt64(200 + i))
-                #expect(SmallGemm.takes(transA: true, transB: false, m: g.m, n: g.n, k: g.k, alpha: 1, beta: 1))
+                #expect(SmallGemm.takes(transA: true, transB: false, m: g.m, n: g.n, k: g.k, alpha: 1, beta: 1)
+                        == (k == 500 && s.m * s.n > 40 * 40), "\(g)")
                 #expect(bitDifferences(g.mesaKernel(), g.openBLAS()) == 0, "\(g)")
             }
         }
