@@ -4,13 +4,20 @@
 # op(B), β 0 and 1, strided, with ±0 and tiny entries) and counts elements whose bits differ,
 # gemm512 against the plain FMA chain (lines "OURS vs ref") and against cblas_sgemm for the calls
 # SmallGemm takes; `scripts/gemm512-check.sh timing` times one call of each model shape, one thread,
-# thread CPU time, OpenBLAS and gemm512 alternating, the fastest of 7 rounds.
+# thread CPU time, OpenBLAS and gemm512 alternating, the fastest of 7 rounds;
+# `scripts/gemm512-check.sh bits-tn` checks the weight-gradient kernel (A transposed) against cblas_sgemm
+# over 984 cases, K 1…3000 across OpenBLAS's K blocks (scripts/gemm512/bits-tn.c); exit 1 if any differ.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 what=${1:-bits}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-src=$([ "$what" = timing ] && echo timing.c || echo bits.c)
+case $what in
+    timing) src=timing.c ;;
+    bits-tn) src=bits-tn.c ;;
+    bits) src=bits.c ;;
+    *) echo "usage: scripts/gemm512-check.sh [bits|bits-tn|timing]" >&2; exit 64 ;;
+esac
 clang -O2 -ffp-contract=off -I"$here/../Sources/CSupport/include" "$here/gemm512/$src" "$here/../Sources/CSupport/gemm512.c" \
     -lopenblas -lm -o "$out/check"
 OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} "$out/check" | { [ "$what" = timing ] && cat || tail -4; }

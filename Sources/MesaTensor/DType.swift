@@ -37,9 +37,13 @@ extension Float: TensorScalar {
                             alpha: Float, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        if SmallGemm.enabled && SmallGemm.takes(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta),
-           mesa512_sgemm_small(transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta == 1 ? 1 : 0, c, ldc) != 0 {
-            return  // thin product, same bits as OpenBLAS (SmallGemm)
+        if SmallGemm.enabled && SmallGemm.takes(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta) {
+            if transA {  // weight gradient Aᵀ·B in OpenBLAS's K blocks, same bits (SmallGemm)
+                if mesa512_sgemm_tn(m, n, k, a, lda, b, ldb, beta == 1 ? 1 : 0, SmallGemm.kBlock(m: m, n: n, k: k),
+                                    SmallGemm.kBlockUnroll, c, ldc) != 0 { return }
+            } else if mesa512_sgemm_small(transB ? 1 : 0, m, n, k, a, lda, b, ldb, beta == 1 ? 1 : 0, c, ldc) != 0 {
+                return  // thin product, same bits as OpenBLAS (SmallGemm)
+            }
         }
         _ = Parallel.configureBLAS  // BLAS single-threaded before its first call (a one-time check, no lock)
         cblas_sgemm(CblasRowMajor, trans(transA), trans(transB), Int32(m), Int32(n), Int32(k),

@@ -1,4 +1,5 @@
-// scripts/gemm512-check.sh timing: one call per model shape, OpenBLAS against gemm512.c, thread CPU time.
+// scripts/gemm512-check.sh timing: one call per model shape, OpenBLAS against gemm512.c, thread CPU time;
+// then the weight gradients C += Aᵀ·B (A [K × M], B [K × N]; β 1, the last one β 0) the same way.
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,5 +24,22 @@ int main(int argc,char**argv){
     }
     double fl=2.0*M*N*K*reps;
     printf("M %4d N %3d K %3d %s: openblas %.1f us (%.0f GF/s)  mesa %.1f us (%.0f GF/s)  ratio %.2f\n",M,N,K,tb?"NT":"NN",tb_/reps*1e6,fl/tb_*1e-9,tm/reps*1e6,fl/tm*1e-9,tm/tb_);
+  }
+  int tn[][4]={{240,40,500,1},{120,40,500,1},{40,80,500,1},{40,40,500,1},{40,160,500,1},{160,40,500,1},{240,40,37,1},{40,40,6400,0}};
+  for(int s=0;s<(int)(sizeof(tn)/sizeof(tn[0]));s++){
+    int M=tn[s][0],N=tn[s][1],K=tn[s][2],beta=tn[s][3];
+    float *A=malloc(4L*M*K),*B=malloc(4L*N*K),*C=malloc(4L*M*N);
+    for(long i=0;i<(long)M*K;i++)A[i]=rand()/(float)RAND_MAX; for(long i=0;i<(long)N*K;i++)B[i]=rand()/(float)RAND_MAX;
+    for(long i=0;i<(long)M*N;i++)C[i]=0;
+    long q=(double)M*N*K>1e6?448:0;
+    long reps = 2e8/((double)M*N*K)+1; double tb_=1e9, tm=1e9;
+    for(int round=0; round<7; round++){
+      double t0=cpu(); for(long r=0;r<reps;r++) cblas_sgemm(CblasRowMajor,CblasTrans,CblasNoTrans,M,N,K,1.0f,A,M,B,N,(float)beta,C,N); double t1=cpu();
+      for(long r=0;r<reps;r++) mesa512_sgemm_tn(M,N,K,A,M,B,N,beta,q,16,C,N); double t2=cpu();
+      if(t1-t0<tb_)tb_=t1-t0; if(t2-t1<tm)tm=t2-t1;
+    }
+    double fl=2.0*M*N*K*reps;
+    printf("M %4d N %3d K %4d TN beta %d: openblas %.1f us (%.0f GF/s)  mesa %.1f us (%.0f GF/s)  ratio %.2f\n",M,N,K,beta,tb_/reps*1e6,fl/tb_*1e-9,tm/reps*1e6,fl/tm*1e-9,tm/tb_);
+    free(A);free(B);free(C);
   }
 }

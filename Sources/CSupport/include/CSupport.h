@@ -113,6 +113,13 @@ void mesa512_philox_words(uint32_t first, const uint32_t *counter, const uint32_
 /// panel (K × N rounded up to 16) would pass 4 MiB, or when it could not get memory: use OpenBLAS then.
 int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long lda,
                         const float *b, long ldb, int accumulate, float *c, long ldc);
+/// C = Aᵀ·B + (accumulate ? C : 0) for row-major Float32, A [K × M] (lda), B [K × N] (ldb)
+/// (gemm512.c; AVX-512, only after mesa_cpu_has_avx512()). blockQ > 0: K in blocks of OpenBLAS's
+/// level-3 rule (at most blockQ, halved to a multiple of blockUnroll), one FMA chain per block from
+/// +0, C = acc + (C or +0) after each block; blockQ = 0: one chain over K, C = acc + C or C = acc.
+/// Returns 0 (C untouched) for an empty K.
+int mesa512_sgemm_tn(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
+                     int accumulate, long blockQ, long blockUnroll, float *c, long ldc);
 
 /// The MLP's GELU on n Float32 values, 16 lanes at a time (gelu512.c; AVX-512, only after
 /// mesa_cpu_has_avx512()): bit for bit MesaTensor's geluValueAndDerivative (tanh form, fastTanh).
