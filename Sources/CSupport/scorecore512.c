@@ -297,8 +297,9 @@ MESA_AVX512 void mesa512_causal_softmax_backward_rows(const float *a, float *dA,
 
 // ---------------------------------------------------------------------------------------------
 // The head panels' gathers and scatters (copies, and a multiplication by `scale` as the Swift
-// kernels do): masked loads and stores instead of element-by-element tails, and a gather
-// instruction for the transposed panel instead of one scalar load and store per element.
+// kernels do): masked loads and stores instead of element-by-element tails, and in-register
+// 16×16 transposes (gathers at the edges) for the transposed panel instead of one scalar load and
+// store per element.
 
 /// dst[r][i] = src[r·stride + i] for i < d, zero for d ≤ i < dp.
 MESA_AVX512 void mesa512_gather_rows(const float *src, long stride, long t, long d, float *dst) {
@@ -308,7 +309,39 @@ MESA_AVX512 void mesa512_gather_rows(const float *src, long stride, long t, long
             _mm512_mask_storeu_ps(dst + r * dp + c, lanes(dp - c), _mm512_maskz_loadu_ps(lanes(d - c), src + r * stride + c));
 }
 
-/// dst[i][r] = src[r·stride + i], zero for T ≤ r < tp.
+/// Transposes the 16×16 block m in registers: afterwards m[c] holds what was column c
+/// (lane r = old m[r][c]). Unpacks pair rows within 128-bit lanes (then u[4g + j] holds, in
+/// lane k, rows 4g…4g+3 of column 4k + j), and two rounds of 128-bit-lane shuffles transpose
+/// the 4×4 grid of lanes. 64 shuffles for 256 elements.
+MESA_AVX512 MESA_INLINE void transpose16(__m512 m[16]) {
+    __m512 t[16], u[16];
+    for (int p = 0; p < 8; p++) {
+        t[2 * p] = _mm512_unpacklo_ps(m[2 * p], m[2 * p + 1]);
+        t[2 * p + 1] = _mm512_unpackhi_ps(m[2 * p], m[2 * p + 1]);
+    }
+    for (int g = 0; g < 4; g++) {  // u[4g + j]: rows 4g…4g+3 of column 4k + j in lane k
+        u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int j = 0; j < 4; j++) {  // the 4×4 grid of 128-bit lanes of u[j], u[4 + j], u[8 + j], u[12 + j]
+        const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+        const __m512 v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+        m[j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        m[8 + j] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        m[4 + j] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        m[12 + j] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
+/// dst[i][r] = src[r·stride + i], zero for T ≤ r < tp. Whole blocks of 16 rows × 16 columns
+/// (r0 + 16 ≤ T, c0 + 16 ≤ d): sixteen loads, a transpose in registers, sixteen stores. The
+/// edges (the last columns when 16 ∤ d, the last rows when 16 ∤ T, the zero padding up to tp):
+/// one masked gather per column as before — only rows < T and columns < d are read. (Masked
+/// loads of full-block width over the edges were slower: masked-off lanes past a buffer's end
+/// cost an assist.)
 MESA_AVX512 void mesa512_gather_transposed(const float *src, long stride, long t, long d, float *dst) {
     const long tp = ru8(t);
     if (stride > 0x7FFFFFFF / 16) {  // row offsets past 32-bit gather indices: plain copies
@@ -320,10 +353,19 @@ MESA_AVX512 void mesa512_gather_transposed(const float *src, long stride, long t
     }
     const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                                _mm512_set1_epi32((int)stride));
+    const long dFull = d / 16 * 16;
     for (long r0 = 0; r0 < tp; r0 += 16) {
         const __mmask16 rows = lanes(t - r0), inPanel = lanes(tp - r0);
         const float *base = src + r0 * stride;
-        for (long i = 0; i < d; i++) {
+        long i = 0;
+        if (r0 + 16 <= t)
+            for (; i < dFull; i += 16) {
+                __m512 m[16];
+                for (int r = 0; r < 16; r++) m[r] = _mm512_loadu_ps(base + r * stride + i);
+                transpose16(m);
+                for (int c = 0; c < 16; c++) _mm512_storeu_ps(dst + (i + c) * tp + r0, m[c]);
+            }
+        for (; i < d; i++) {
             const __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows, offsets, base + i, 4);
             _mm512_mask_storeu_ps(dst + i * tp + r0, inPanel, col);
         }

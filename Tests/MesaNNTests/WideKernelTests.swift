@@ -117,11 +117,20 @@ struct WideKernelTests {
                 ScoreKernels.gatherRows(wide: true, src.p, stride: stride, rows: t, width: d, into: rowsWide.p)
                 let rowsDiff = Self.firstDifference(rowsPortable, rowsWide)
                 #expect(rowsDiff == nil, "gatherRows T \(t) d \(d): \(rowsDiff ?? "")")
-                let tPortable = Buffer(d * tp, fill: .nan), tWide = Buffer(d * tp, fill: 7)
-                ScoreKernels.gatherTransposed(wide: false, src.p, stride: stride, rows: t, width: d, into: tPortable.p)
-                ScoreKernels.gatherTransposed(wide: true, src.p, stride: stride, rows: t, width: d, into: tWide.p)
-                let tDiff = Self.firstDifference(tPortable, tWide)
-                #expect(tDiff == nil, "gatherTransposed T \(t) d \(d): \(tDiff ?? "")")
+                // The transposed panel (whole 16 × 16 blocks transposed in registers, gathers at
+                // the edges): at a tight stride and a wide one, NaN in every source column at or
+                // beyond d (must not leak), the source exactly as long as the rows read.
+                for tStride in [d, 4 * d + 3] {
+                    let tSrc = Buffer((t - 1) * tStride + d, fill: .nan)
+                    for r in 0..<t { for i in 0..<d { tSrc.p[r * tStride + i] = draws.next(2) } }
+                    let tPortable = Buffer(d * tp, fill: .nan), tWide = Buffer(d * tp, fill: 7)
+                    ScoreKernels.gatherTransposed(wide: false, tSrc.p, stride: tStride, rows: t, width: d,
+                                                  into: tPortable.p)
+                    ScoreKernels.gatherTransposed(wide: true, tSrc.p, stride: tStride, rows: t, width: d, into: tWide.p)
+                    let tDiff = Self.firstDifference(tPortable, tWide)
+                    #expect(tDiff == nil, "gatherTransposed T \(t) d \(d) stride \(tStride): \(tDiff ?? "")")
+                    #expect(!tWide.values.contains { $0.isNaN }, "gatherTransposed T \(t) d \(d): NaN leaked")
+                }
                 for scale: Float in [1, 0.2236068] {
                     let outPortable = Buffer(t * stride, fill: 9), outWide = Buffer(t * stride, fill: 9)
                     ScoreKernels.scatterRows(wide: false, rowsPortable.p, rows: t, width: d, scale: scale,
