@@ -275,31 +275,33 @@ private struct TransposedACase: CustomStringConvertible {
         return out
     }
 
-    func openBLAS() -> [Float] {
+    /// C after `product(A, B, C)` on a copy of this case's C.
+    func result(_ product: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
         var out = c
         a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { cp in
-            SmallGemm.openBLAS(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!, lda: lda,
-                               b: bp.baseAddress!, ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc)
+            product(ap.baseAddress!, bp.baseAddress!, cp.baseAddress!)
         } } }
         return out
+    }
+
+    func openBLAS() -> [Float] {
+        result { a, b, c in
+            SmallGemm.openBLAS(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+                               beta: beta, c: c, ldc: ldc)
+        }
     }
 
     func mesaKernel(blockQ: Int? = nil) -> [Float] {
-        var out = c
-        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { cp in
-            SmallGemm.runTransposedA(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
-                                     beta: beta, c: cp.baseAddress!, ldc: ldc, blockQ: blockQ)
-        } } }
-        return out
+        result { a, b, c in
+            SmallGemm.runTransposedA(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, blockQ: blockQ)
+        }
     }
 
     func floatGemm() -> [Float] {
-        var out = c
-        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { cp in
-            Float.gemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!, lda: lda,
-                       b: bp.baseAddress!, ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc)
-        } } }
-        return out
+        result { a, b, c in
+            Float.gemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+                       beta: beta, c: c, ldc: ldc)
+        }
     }
 
     /// OpenBLAS's order for this shape: its large kernel's K blocks when M·N·K > 100³, else nil.
