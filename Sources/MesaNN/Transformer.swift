@@ -142,8 +142,8 @@ public final class Transformer: ParameterSet {
             case .composed: attended = block.attention.composed(h, queryKeyInput: qk)
             }
             // The block's last residual add and the clip are one operation when nothing records the sum between them.
-            let fuseClip = trace == nil && c.activationClip != nil
-            x = fuseClip && block.mlp == nil ? addClipped(x, attended, c.activationClip!) : x + attended
+            let fusedClip = trace == nil ? c.activationClip : nil
+            if block.mlp == nil, let clipValue = fusedClip { x = addClipped(x, attended, clipValue) } else { x = x + attended }
             if let trace {
                 trace.record("layers.\(i).attention_input", h.value)
                 trace.record("layers.\(i).attention_output", attended.value)
@@ -153,10 +153,10 @@ public final class Transformer: ParameterSet {
                 let h2 = block.mlpNorm.map { $0(x) } ?? x
                 let out = attentionImplementation == .fused && m.up.bias == nil && m.down.bias == nil
                     ? mlpSublayer(h2, up: m.up.weight, down: m.down.weight) : m.down(gelu(m.up(h2)))
-                x = fuseClip ? addClipped(x, out, c.activationClip!) : x + out
+                if let clipValue = fusedClip { x = addClipped(x, out, clipValue) } else { x = x + out }
                 trace?.record("layers.\(i).after_mlp", x.value)
             }
-            if let clipValue = c.activationClip, !fuseClip { x = clip(x, clipValue) }
+            if let clipValue = c.activationClip, fusedClip == nil { x = clip(x, clipValue) }
             trace?.record("layers.\(i).output", x.value)
         }
         let output: Variable
