@@ -11,13 +11,24 @@ usage="scripts/pair-ab.sh OLD_MESA NEW_MESA [PAIRS] [REPEATS]"
 [ $# -ge 2 ] || { echo "usage: $usage" >&2; exit 64; }
 need_binaries "$usage" "$1" "$2"
 old=$1 new=$2 pairs=${3:-8} repeats=${4:-7}
-step() { "$1" bench --preset "$2" --repeats "$repeats" --first-step-runs 0 | awk '/^ *step, data excluded/ {print $4; exit}'; }
+# Each bench runs in the background and is waited for, so that Ctrl-C or SIGTERM stops it too.
+out=$(mktemp) bench_pid=
+stop() { [ -n "$bench_pid" ] && kill "$bench_pid" 2>/dev/null; rm -f "$out"; }
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+step() {  # sets ms: the step median (data excluded) of binary $1 on preset $2
+    "$1" bench --preset "$2" --repeats "$repeats" --first-step-runs 0 > "$out" & bench_pid=$!
+    wait "$bench_pid"; bench_pid=
+    ms=$(awk '/^ *step, data excluded/ {print $4; exit}' "$out")
+}
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 summary=()
 for preset in ${PRESETS:-linear-1 linear-2 hybrid-mesa softmax-7}; do
     ratios=""
     for i in $(seq "$pairs"); do
-        a=$(step "$old" "$preset"); b=$(step "$new" "$preset")
+        step "$old" "$preset"; a=$ms
+        step "$new" "$preset"; b=$ms
         r=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", b / a}')
         ratios+="$r "
         echo "$preset  pair $i  old $a ms  new $b ms  new/old $r"
