@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mesa against its PyTorch peer (issue 14): the same four presets (B 256, T 50; forward,
 # backward and AdamW, data excluded), the mesa-layer alone (forward + backward) and a batch of
-# 256 LDS sequences, in ROUNDS interleaved rounds (PyTorch, then mesa, in every round), each a
+# 256 LDS sequences (the presets' vectorized stream, wall on all threads), in ROUNDS interleaved rounds (PyTorch, then mesa, in every round), each a
 # median of REPEATS steps. Prints every round and, per line, the median over rounds and the
 # ratio PyTorch / mesa. PyTorch runs from .venv-peer (made here with pip on first use; not
 # needed by the tests). PyTorch's figure is the better of eager and torch.compile, as issue 14
@@ -35,7 +35,7 @@ for r in $(seq "$rounds"); do
     done
     ms=$(MESA_THREADS=$threads "$mesa" bench --mesa-layer --repeats "$repeats" | awk '/forward \+ backward/ { print $4; exit }')
     echo "mesa-alone mesa median $ms ms"; echo "mesa-alone,mesa,$ms" >> "$work/mesa-$r.csv"
-    ms=$(MESA_THREADS=$threads "$mesa" bench --data --repeats "$repeats" | awk '/^ *fast, [0-9]+ threads?, wall/ { for (i = 1; i <= NF; i++) if ($(i+1) == "ms") { print $i; exit } }')
+    ms=$(MESA_THREADS=$threads "$mesa" bench --data --repeats "$repeats" | awk '/^ *vectorized, [0-9]+ threads?, wall/ { for (i = 1; i <= NF; i++) if ($(i+1) == "ms") { print $i; exit } }')
     echo "data mesa median $ms ms (wall, $threads threads)"; echo "data,mesa,$ms" >> "$work/mesa-$r.csv"
 done
 echo

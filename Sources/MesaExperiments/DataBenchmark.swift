@@ -8,9 +8,11 @@ import MesaTraining
 /// in CPU time of the calling thread (one thread: robust to other load) and wall time; beside
 /// them the floor no bit-identical generator can go below, the C library's log, sqrt, sin and
 /// cos of the batch's Box–Muller pairs (their count measured from the stream positions).
-/// Beside the default stream, the opt-in vectorized sampler (`task.normals` "vectorized",
-/// `NormalSampler`): its batch, its normals alone, and the issue's target (≤ 1 ms per batch,
-/// judged on the one-thread CPU time).
+/// The "fast" and "reference" lines time the version-1 stream (`task.normals` absent or
+/// "box-muller": runs written before the presets switched, and the kinds without another
+/// stream). Beside it, the vectorized sampler (`task.normals` "vectorized", `NormalSampler`,
+/// what the presets of kinds lds and lds-fixed write): its batch, its normals alone, and the
+/// issue's target (≤ 1 ms per batch, judged on the one-thread CPU time).
 public struct DataBenchmark {
     public let config: TrainConfig
     public let fastCPU: [Double], referenceCPU: [Double]
@@ -120,13 +122,14 @@ public struct DataBenchmark {
                 + String(format: "   → lanes %.2fx faster", m(portableVectorizedCPU) / m(vectorizedCPU)) + "\n"
         return """
         batch of \(config.batchSize) sequences, T \(config.length), task \(config.task.kind), median of \(fastCPU.count) interleaved repetitions
+        version-1 normals (task.normals absent or "box-muller": older runs, kinds without the vectorized stream)
         \(line("  fast, 1 thread, CPU time", fastCPU))
         \(portable)
         \(line("  reference, 1 thread, CPU time", referenceCPU))   → \(String(format: "%.2f", m(referenceCPU) / m(fastCPU)))x
         \(line("  log + sqrt + sin + cos of \(pairs) pairs (floor)", libmCPU))   → \(String(format: "%.0f", 100 * m(libmCPU) / m(fastCPU)))% of the fast path
         \(line("  fast, \(Parallel.workers) threads, wall", fastWall))
         \(line("  reference, \(Parallel.workers) threads, wall", referenceWall))
-        vectorized normals (task.normals "vectorized", stream version 2, task \(vectorizedKind): same law, values within ulps)
+        vectorized normals (task.normals "vectorized", stream version 2, the presets' default for lds kinds; task \(vectorizedKind): same law, values within ulps)
         \(line("  vectorized, 1 thread, CPU time", vectorizedCPU))\(vectorizedKind == config.task.kind ? String(format: "   → %.2fx the fast path", m(fastCPU) / m(vectorizedCPU)) : "   (another task than the fast path's)")
         \(portableVectorized)\(line("  its \(2 * pairs) normals alone", vectorizedNormalsCPU))   → \(String(format: "%.0f", 100 * m(vectorizedNormalsCPU) / m(vectorizedCPU)))% of its batch
         \(line("  vectorized, \(Parallel.workers) threads, wall", vectorizedWall))

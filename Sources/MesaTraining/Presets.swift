@@ -23,7 +23,15 @@ public enum Presets {
     public static let names = ["linear-1", "linear-2", "linear-4", "linear-6", "softmax-7", "hybrid-mesa", "full-mesa",
                                "linear-deep-2", "linear-deep-4", "linear-deep-6"]
 
+    /// The preset `name`, with the vectorized normal sampler where its task has one
+    /// (`TaskConfig.defaultNormals`; config.json records it).
     public static func config(_ name: String) throws -> TrainConfig {
+        var c = try referenceConfig(name)
+        c.task.normals = TaskConfig.defaultNormals(for: c.task.kind)
+        return c
+    }
+
+    static func referenceConfig(_ name: String) throws -> TrainConfig {
         let n = 10
         /// SPEC §2's models on unconstructed tokens: a dense n → D embedding, pre-LayerNorm
         /// blocks with GELU MLPs (hidden 4D), a sinusoidal positional encoding (width 40) on the

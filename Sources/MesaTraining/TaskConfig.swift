@@ -9,7 +9,9 @@ public struct TaskConfig: Codable, Equatable, Sendable {
     /// shared by all sequences (task 5); "lds-partial": observed through C* (task 2, n = 5 in
     /// the paper); "lds-nonlinear": through a teacher MLP (task 3); "lds-contracting": with
     /// eigenvalues below 1 (task 4).
-    public var kind: String
+    public var kind: String {
+        didSet { matchSamplerToKind() }
+    }
     /// The observed dimension n.
     public var dimension: Int
     public var noise: Double
@@ -20,12 +22,27 @@ public struct TaskConfig: Codable, Equatable, Sendable {
     public var contracting: ContractingLDS.Settings
     /// kind "text" (language modelling, SPEC §7): the corpus and its split; nil for the other kinds.
     public var text: TextCorpusSettings?
-    /// The normal sampler of the task's random streams (`NormalSampler`): nil or "box-muller"
-    /// (stream version 1, the default; absent from config.json so that older runs and their
-    /// bytes are unchanged), or "vectorized" (version 2, opt-in, kinds lds and lds-fixed: no C
-    /// library calls, a batch several times cheaper, the same law; at even n the same uniforms, so
-    /// values within a few ulp of the default's).
+    /// The normal sampler of the task's random streams (`NormalSampler`): "vectorized"
+    /// (stream version 2; what every preset of kind lds or lds-fixed writes since issue 14: no C
+    /// library calls, a batch several times cheaper, the same law; at even n the same uniforms,
+    /// so values within a few ulp of version 1's), or nil / "box-muller" (version 1: what a
+    /// config.json without the field means, so that older runs and their bytes are unchanged,
+    /// and the only stream of the other kinds).
     public var normals: String?
+
+    /// The kinds that have the vectorized stream.
+    public static let vectorizedKinds: Set<String> = ["lds", "lds-fixed"]
+
+    /// The sampler a new configuration of `kind` gets: "vectorized" where the kind has it.
+    public static func defaultNormals(for kind: String) -> String? {
+        vectorizedKinds.contains(kind) ? NormalSampler.vectorized.rawValue : nil
+    }
+
+    /// A change of kind (in code or by `--set task.kind=…`) to one without the vectorized stream
+    /// drops "vectorized" (that kind has one stream); "box-muller" and nil stay as they are.
+    public mutating func matchSamplerToKind() {
+        if normals == NormalSampler.vectorized.rawValue && !Self.vectorizedKinds.contains(kind) { normals = nil }
+    }
 
     /// The sequence tasks `makeTask` builds; "text" (a corpus, MesaLanguage) is the one other kind.
     public static let kinds = ["lds", "lds-fixed", "lds-partial", "lds-nonlinear", "lds-contracting"]
@@ -70,7 +87,7 @@ public struct TaskConfig: Codable, Equatable, Sendable {
         guard let sampler = NormalSampler(rawValue: name) else {
             throw ConfigError.invalid("task.normals must be one of \(NormalSampler.allCases.map(\.rawValue).joined(separator: ", ")), got '\(name)'")
         }
-        if sampler != .boxMuller && !(kind == "lds" || kind == "lds-fixed") {
+        if sampler != .boxMuller && !Self.vectorizedKinds.contains(kind) {
             throw ConfigError.invalid("task.normals '\(name)' is implemented for task kinds lds and lds-fixed only, not '\(kind)'")
         }
         return sampler

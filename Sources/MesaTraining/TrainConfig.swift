@@ -141,7 +141,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try Self.set(&root, keys, parsed, fullPath: path)
         let edited = try JSONSerialization.data(withJSONObject: root)
         do {
-            return try JSONDecoder().decode(TrainConfig.self, from: edited)
+            var result = try JSONDecoder().decode(TrainConfig.self, from: edited)
+            if keys == ["task", "kind"] { result.task.matchSamplerToKind() }
+            return result
         } catch let error as ModelError {
             throw ConfigError.invalid("'\(value)' is not a valid value for \(path): \(error)")
         } catch {

@@ -25,10 +25,13 @@ public enum LaneKernels {
 /// Which normal sampler a task's random streams use: part of the stream's definition, so it
 /// is recorded in a run's configuration (`task.normals`) and a resume may not change it.
 ///
-/// - `boxMuller` (stream version 1, the default; every published result): `RandomStream.normal()`,
+/// - `boxMuller` (stream version 1: what a run's configuration without `task.normals` means, so
+///   every run written before the presets switched to `vectorized`; the only stream of task kinds
+///   other than lds and lds-fixed; `LinearDynamicalSystem`'s default): `RandomStream.normal()`,
 ///   Box–Muller through the C library's log, sin and cos, one pair from two 53-bit uniforms
 ///   drawn word by word, the second value kept for the next call.
-/// - `vectorized` (stream version 2, opt-in): one Box–Muller pair per Philox block, computed by
+/// - `vectorized` (stream version 2, what the presets of kinds lds and lds-fixed write): one
+///   Box–Muller pair per Philox block, computed by
 ///   `VectorNormals` from polynomials of its own (no C library call), eight blocks at a time in
 ///   vector lanes. Its bytes are the same on every machine and for any number of threads:
 ///   every operation is an IEEE add, multiply, divide or square root (Swift does not contract
