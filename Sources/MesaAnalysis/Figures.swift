@@ -28,18 +28,24 @@ public enum Figures {
     }()
 
     /// Renders `body` (plot commands, without terminal/output lines) to base.png and base.svg.
+    /// The script base.gp names its outputs and every file it reads ('/…' in `body`) relative to
+    /// its own folder and gnuplot runs there, so a results folder can be moved or copied and
+    /// `gnuplot NAME.gp` run inside it redraws the figure.
     public static func render(_ body: String, to base: URL, size: (Int, Int) = (900, 600)) throws {
+        let folder = base.deletingLastPathComponent().standardizedFileURL
+        let body = relativized(body, to: folder)
+        let name = base.lastPathComponent
         // The body runs once per terminal (replot cannot repeat a multiplot).
         let script = """
         set datafile separator ','
         set terminal pngcairo size \(size.0),\(size.1) enhanced font 'DejaVu Sans,11'
-        set output '\(base.path).png'
+        set output '\(quoted(name)).png'
         \(body)
         unset output
         reset
         set datafile separator ','
         set terminal svg size \(size.0),\(size.1) enhanced font 'DejaVu Sans,11' background rgb 'white'
-        set output '\(base.path).svg'
+        set output '\(quoted(name)).svg'
         \(body)
         unset output
         """
@@ -48,13 +54,41 @@ public enum Figures {
         guard let gnuplot else { throw FigureError.gnuplotMissing }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: gnuplot)
-        process.arguments = [scriptURL.path]
+        process.arguments = [scriptURL.lastPathComponent]
+        process.currentDirectoryURL = folder
         let errors = Pipe()
         process.standardError = errors
         try process.run()
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw FigureError.gnuplotFailed(scriptURL.path, message) }
+    }
+
+    /// A file name inside gnuplot's single quotes (a quote is written twice).
+    static func quoted(_ s: String) -> String { s.replacingOccurrences(of: "'", with: "''") }
+
+    /// `body` with every single-quoted absolute path ('/…') replaced by the path relative to `folder`
+    /// ("name.csv", "sub/name.csv", "../other/name.csv").
+    public static func relativized(_ body: String, to folder: URL) -> String {
+        var out = "", rest = Substring(body)
+        while let open = rest.range(of: "'/") {
+            out += rest[..<open.lowerBound]
+            let afterQuote = rest.index(after: open.lowerBound)
+            guard let close = rest[afterQuote...].firstIndex(of: "'") else { rest = rest[open.lowerBound...]; break }
+            let path = String(rest[afterQuote..<close])
+            out += "'" + relativePath(of: URL(fileURLWithPath: path).standardizedFileURL, from: folder) + "'"
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+
+    /// The path of `file` as seen from the folder `folder` (both absolute).
+    public static func relativePath(of file: URL, from folder: URL) -> String {
+        let f = file.pathComponents, d = folder.pathComponents
+        var common = 0
+        while common < min(f.count - 1, d.count) && f[common] == d[common] { common += 1 }
+        let ups = Array(repeating: "..", count: d.count - common)
+        return (ups + f[common...]).joined(separator: "/")
     }
 
     /// Line plot of columns of a CSV (header row) against its first column.
