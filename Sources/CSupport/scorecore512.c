@@ -238,6 +238,15 @@ MESA_AVX512 MESA_INLINE __m512 exp16(__m512 x) {
     return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, above, _mm512_set1_ps(INFINITY)), below, _mm512_setzero_ps());
 }
 
+/// The Swift SIMD8 `sum()`: -0 + lane 0 + lane 1 + … in order.
+MESA_AVX512 MESA_INLINE float sum8(__m256 v) {
+    float l[8];
+    _mm256_storeu_ps(l, v);
+    float s = -0.0f;
+    for (int k = 0; k < 8; k++) s += l[k];
+    return s;
+}
+
 /// The 8×8 transpose of v[0…7] (rows) in place: afterwards v[j] lane k is the old v[k] lane j.
 MESA_AVX512 MESA_INLINE void transpose8(__m256 v[8]) {
     const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
@@ -323,33 +332,22 @@ MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
     }
 }
 
-/// In groups of 8 aligned rows as the forward (the same covered columns per group, so the same
-/// lane sums), the eight horizontal sums as one vector chain.
+/// Row at a time: grouping these rows as the forward does measured no faster (this kernel waits
+/// on its loads, not on the horizontal sum).
 MESA_AVX512 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t) {
     const long tp = ru8(t);
-    for (long i0 = 0; i0 < t; i0 += 8) {
-        const long rows = lmin(8, t - i0), covered = i0 + 8;
-        __m256 v[8];
-        for (long k = 0; k < 8; k++) {
-            __m256 rv = _mm256_setzero_ps();
-            if (k < rows) {
-                const float *ar = a + (i0 + k) * tp, *dr = dA + (i0 + k) * tp;
-                for (long c = 0; c < covered; c += 8)
-                    rv = _mm256_add_ps(rv, _mm256_mul_ps(_mm256_loadu_ps(ar + c), _mm256_loadu_ps(dr + c)));
-            }
-            v[k] = rv;
-        }
-        float s[8];
-        _mm256_storeu_ps(s, sum8x8(v));
-        for (long k = 0; k < rows; k++) {
-            const float *ar = a + (i0 + k) * tp;
-            float *dr = dA + (i0 + k) * tp;
-            const __m512 r = _mm512_set1_ps(s[k]);
-            for (long c = 0; c < covered; c += 16) {
-                const __mmask16 mk = lanes(covered - c);
-                const __m512 d = _mm512_maskz_loadu_ps(mk, dr + c);
-                _mm512_mask_storeu_ps(dr + c, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, ar + c), _mm512_sub_ps(d, r)));
-            }
+    for (long i = 0; i < t; i++) {
+        const float *ar = a + i * tp;
+        float *dr = dA + i * tp;
+        const long covered = ru8(i + 1);
+        __m256 rv = _mm256_setzero_ps();
+        for (long c = 0; c < covered; c += 8)
+            rv = _mm256_add_ps(rv, _mm256_mul_ps(_mm256_loadu_ps(ar + c), _mm256_loadu_ps(dr + c)));
+        const __m512 r = _mm512_set1_ps(sum8(rv));
+        for (long c = 0; c < covered; c += 16) {
+            const __mmask16 mk = lanes(covered - c);
+            const __m512 d = _mm512_maskz_loadu_ps(mk, dr + c);
+            _mm512_mask_storeu_ps(dr + c, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, ar + c), _mm512_sub_ps(d, r)));
         }
     }
 }
