@@ -247,36 +247,93 @@ MESA_AVX512 MESA_INLINE float sum8(__m256 v) {
     return s;
 }
 
+/// The 8×8 transpose of v[0…7] (rows) in place: afterwards v[j] lane k is the old v[k] lane j.
+MESA_AVX512 MESA_INLINE void transpose8(__m256 v[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    v[0] = _mm256_permute2f128_ps(u0, u4, 0x20); v[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    v[2] = _mm256_permute2f128_ps(u2, u6, 0x20); v[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    v[4] = _mm256_permute2f128_ps(u0, u4, 0x31); v[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    v[6] = _mm256_permute2f128_ps(u2, u6, 0x31); v[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/// The Swift SIMD8 `sum()` (-0 + lane 0 + lane 1 + … + lane 7, in order) of eight vectors at once:
+/// lane k of the result is v[k].sum(), the same additions in the same order, one vector chain
+/// instead of eight scalar ones.
+MESA_AVX512 MESA_INLINE __m256 sum8x8(__m256 v[8]) {
+    transpose8(v);
+    __m256 s = _mm256_add_ps(_mm256_set1_ps(-0.0f), v[0]);
+    for (int j = 1; j < 8; j++) s = _mm256_add_ps(s, v[j]);
+    return s;
+}
+
+/// The rows work in groups of 8 aligned rows i0 … i0 + 7 (i0 a multiple of 8; the last group may
+/// be short): all of them cover the same ru8(i + 1) = i0 + 8 columns, so each row's lane sums are
+/// the same additions over the same chunks as one row at a time, and the eight per-row horizontal
+/// sums (and maxima, and the divisions) become one vector chain each. The maximum: per row
+/// max(x, m) = x > m ? x : m over the live elements (the partial last chunk masked in as -∞), so
+/// NaNs are skipped as before and the maximum is the same value; only the sign of a zero maximum
+/// may differ from the row-at-a-time order, and x − (±0) differs only for x = -0, where exp gives 1
+/// either way: the same bits downstream.
 MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
     const long tp = ru8(t);
-    for (long i = 0; i < t; i++) {
-        float *row = a + i * tp;
-        const long n = i + 1, full = n / 8 * 8, covered = ru8(n);
-        __m256 mv = _mm256_set1_ps(-INFINITY);
-        for (long c = 0; c < full; c += 8) mv = _mm256_max_ps(_mm256_loadu_ps(row + c), mv);  // r > m ? r : m
-        float l[8];
-        _mm256_storeu_ps(l, mv);
-        float m = -INFINITY;
-        for (int k = 0; k < 8; k++) if (l[k] > m) m = l[k];
-        for (long j = full; j < n; j++) if (row[j] > m) m = row[j];
-        const __m512 vm = _mm512_set1_ps(m);
-        for (long c = 0; c < covered; c += 16) {
-            const __mmask16 mk = lanes(covered - c);
-            const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + c), vm));
-            _mm512_mask_storeu_ps(row + c, mk & lanes(n - c), e);
-            _mm512_mask_storeu_ps(row + c, mk & (__mmask16)~lanes(n - c), _mm512_setzero_ps());
+    for (long i0 = 0; i0 < t; i0 += 8) {
+        const long rows = lmin(8, t - i0), covered = i0 + 8;
+        float *base = a + i0 * tp;
+        __m256 v[8];
+        for (long k = 0; k < 8; k++) {
+            __m256 mv = _mm256_set1_ps(-INFINITY);
+            if (k < rows) {
+                const float *row = base + k * tp;
+                for (long c = 0; c < i0; c += 8) mv = _mm256_max_ps(_mm256_loadu_ps(row + c), mv);  // r > m ? r : m
+                mv = _mm256_max_ps(_mm256_mask_loadu_ps(_mm256_set1_ps(-INFINITY), (__mmask8)lanes(k + 1), row + i0), mv);
+            }
+            v[k] = mv;
         }
-        for (long c = covered; c < tp; c += 8) _mm256_storeu_ps(row + c, _mm256_setzero_ps());
-        __m256 zv = _mm256_setzero_ps();
-        for (long c = 0; c < covered; c += 8) zv = _mm256_add_ps(zv, _mm256_loadu_ps(row + c));
-        const __m512 inv = _mm512_set1_ps(1.0f / sum8(zv));
-        for (long c = 0; c < covered; c += 16) {
-            const __mmask16 mk = lanes(covered - c);
-            _mm512_mask_storeu_ps(row + c, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, row + c), inv));
+        transpose8(v);
+        __m256 m = _mm256_set1_ps(-INFINITY);
+        for (int j = 0; j < 8; j++) m = _mm256_max_ps(v[j], m);
+        float ms[8];
+        _mm256_storeu_ps(ms, m);
+        for (long k = 0; k < 8; k++) {
+            __m256 zv = _mm256_setzero_ps();
+            if (k < rows) {
+                float *row = base + k * tp;
+                const long n = i0 + k + 1;
+                const __m512 vm = _mm512_set1_ps(ms[k]);
+                for (long c = 0; c < covered; c += 16) {
+                    const __mmask16 mk = lanes(covered - c);
+                    const __m512 e = _mm512_maskz_mov_ps(lanes(n - c),
+                                                         exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + c), vm)));
+                    _mm512_mask_storeu_ps(row + c, mk, e);
+                    zv = _mm256_add_ps(zv, _mm512_castps512_ps256(e));
+                    if (c + 8 < covered) zv = _mm256_add_ps(zv, _mm512_extractf32x8_ps(e, 1));
+                }
+                for (long c = covered; c < tp; c += 8) _mm256_storeu_ps(row + c, _mm256_setzero_ps());
+            }
+            v[k] = zv;
+        }
+        float inv[8];
+        _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), sum8x8(v)));
+        for (long k = 0; k < rows; k++) {
+            float *row = base + k * tp;
+            const __m512 vi = _mm512_set1_ps(inv[k]);
+            for (long c = 0; c < covered; c += 16) {
+                const __mmask16 mk = lanes(covered - c);
+                _mm512_mask_storeu_ps(row + c, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, row + c), vi));
+            }
         }
     }
 }
 
+/// Row at a time: grouping these rows as the forward does measured no faster (this kernel waits
+/// on its loads, not on the horizontal sum).
 MESA_AVX512 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t) {
     const long tp = ru8(t);
     for (long i = 0; i < t; i++) {

@@ -65,6 +65,17 @@ struct WideKernelTests {
         return nil
     }
 
+    /// As `firstDifference`, but two NaNs count as equal whatever their sign and payload: which NaN
+    /// operand an addition or multiplication passes on depends on the operand order the compiler
+    /// picked (x86 returns the first source's NaN), and the portable kernels and the AVX-512 ones
+    /// (row at a time or in groups) already differ there; NaN positions and every other bit agree.
+    static func firstDifferenceNaNsAlike(_ x: Buffer, _ y: Buffer) -> String? {
+        for i in 0..<x.count where x.p[i].bitPattern != y.p[i].bitPattern && !(x.p[i].isNaN && y.p[i].isNaN) {
+            return "element \(i): \(x.p[i]) vs \(y.p[i])"
+        }
+        return nil
+    }
+
     @Test func productsMatchBitForBit() {
         var draws = Draws(state: 11)
         var compared = 0
@@ -222,6 +233,71 @@ struct WideKernelTests {
                 #expect(dDiff == nil, "causalSoftmaxBackwardRows T \(t) spread \(spread): \(dDiff ?? "")")
             }
         }
+    }
+
+    /// The softmax rows on every T in 1...101 (the AVX-512 kernels work in groups of 8 aligned rows:
+    /// every group boundary, short last groups) and on scores chosen to reach the special cases:
+    /// exps that underflow to 0, rows whose maximum is 0 with both signs present (the groups may
+    /// pick the other zero), ±∞ (∞ − ∞ = NaN, rows of −∞ only), NaN scores (skipped by the max),
+    /// garbage above the diagonal; the backward on those weights with a dA that has ±0, ±∞ and NaN.
+    /// NaNs compare alike whatever their sign (see `firstDifferenceNaNsAlike`).
+    @Test func softmaxRowsSpecialValuesMatchBitForBit() {
+        enum Pattern: CaseIterable { case unit, underflow, signedZeros, specials }
+        var draws = Draws(state: 21)
+        var counts = (nan: 0, zero: 0, one: 0)
+        for t in 1...101 {
+            let tp = Self.roundUp8(t)
+            for pattern in Pattern.allCases {
+                let scores = Buffer(t * tp, fill: pattern == .specials ? .nan : 7)
+                for r in 0..<t {
+                    let minusInfinityRow = pattern == .specials && draws.next(1) > 0.8
+                    for c in 0...r {
+                        let u = draws.next(1)
+                        let x: Float
+                        switch pattern {
+                        case .unit: x = u
+                        case .underflow: x = u * 150
+                        case .signedZeros: x = u < -0.3 ? -0.0 : u > 0.3 ? 0.0 : u * 10 - 5
+                        case .specials:
+                            let w = draws.next(1)
+                            x = minusInfinityRow ? -.infinity
+                                : w > 0.96 ? .infinity : w > 0.9 ? -.infinity : w > 0.86 ? .nan
+                                : w > 0.8 ? -0.0 : w > 0.74 ? 0.0 : u * 4
+                        }
+                        scores.p[r * tp + c] = x
+                    }
+                }
+                let portable = Buffer(scores.count), wide = Buffer(scores.count)
+                portable.copy(from: scores); wide.copy(from: scores)
+                ScoreKernels.causalSoftmaxRows(wide: false, portable.p, length: t)
+                ScoreKernels.causalSoftmaxRows(wide: true, wide.p, length: t)
+                let diff = Self.firstDifferenceNaNsAlike(portable, wide)
+                #expect(diff == nil, "causalSoftmaxRows T \(t) \(pattern): \(diff ?? "")")
+                for r in 0..<t {
+                    for c in 0...r {
+                        let y = portable.p[r * tp + c]
+                        if y.isNaN { counts.nan += 1 } else if y == 0 { counts.zero += 1 } else if y == 1 { counts.one += 1 }
+                    }
+                }
+                let dA = Buffer(t * tp, fill: pattern == .specials ? .nan : 0)
+                for r in 0..<t {
+                    for c in 0...r {
+                        let w = draws.next(1)
+                        dA.p[r * tp + c] = pattern == .unit || pattern == .underflow ? w * 3
+                            : w > 0.95 ? .infinity : w > 0.9 ? -.infinity : w > 0.85 ? .nan
+                            : w > 0.6 ? -0.0 : w > 0.35 ? 0.0 : w * 3
+                    }
+                }
+                let dPortable = Buffer(dA.count), dWide = Buffer(dA.count)
+                dPortable.copy(from: dA); dWide.copy(from: dA)
+                ScoreKernels.causalSoftmaxBackwardRows(wide: false, portable.p, dPortable.p, length: t)
+                ScoreKernels.causalSoftmaxBackwardRows(wide: true, portable.p, dWide.p, length: t)
+                let dDiff = Self.firstDifferenceNaNsAlike(dPortable, dWide)
+                #expect(dDiff == nil, "causalSoftmaxBackwardRows T \(t) \(pattern): \(dDiff ?? "")")
+            }
+        }
+        // The special cases were reached: NaN weights, exps underflowed to 0, rows of one weight 1.
+        #expect(counts.nan > 1000 && counts.zero > 1000 && counts.one > 100, "\(counts)")
     }
 
     /// One head's forward and backward through the whole score core, q/k/v strided as in a
