@@ -97,7 +97,8 @@ public enum ReproductionError: Error, CustomStringConvertible {
     case emptySeeds(finding: String)
     case repeatedSeed(finding: String, seed: UInt64)
     case tooManySeeds(finding: String, count: Int, most: Int)
-    case otherConfiguration(String)
+    /// The run folder, and the fields that differ ("path: saved → requested").
+    case otherConfiguration(String, [String])
     case interrupted(String)
     case emptyReport(String)
 
@@ -110,8 +111,10 @@ public enum ReproductionError: Error, CustomStringConvertible {
             return "\(finding): the seed list is empty; give at least one seed (--seeds 0) or leave --seeds out for the profile's defaults"
         case let .repeatedSeed(finding, seed): return "\(finding): seed \(seed) is listed twice in --seeds"
         case let .tooManySeeds(finding, count, most): return "\(finding) runs at most \(most) seed(s) at a time; --seeds lists \(count)"
-        case let .otherConfiguration(path):
-            return "\(path) holds a run with another configuration; pass --fresh to replace it, or choose another --out"
+        case let .otherConfiguration(path, differences):
+            let which = differences.isEmpty ? "" : " (" + differences.prefix(4).joined(separator: "; ")
+                + (differences.count > 4 ? "; \(differences.count - 4) more" : "") + ")"
+            return "\(path) holds a run with another configuration\(which); pass --fresh to replace it, or choose another --out"
         case let .interrupted(run): return "\(run) was interrupted; run the same command again to resume"
         case let .emptyReport(path): return "refusing to write \(path): the report has no claims"
         }

@@ -101,7 +101,9 @@ public final class RunCache {
             } catch {
                 throw MesaIOError.corrupt(configURL.path, "\(error)")
             }
-            guard saved == config else { throw ReproductionError.otherConfiguration(dir.path) }
+            guard saved == config else {
+                throw ReproductionError.otherConfiguration(dir.path, ConfigJSON.differences(saved, config))
+            }
         }
         return dir
     }

@@ -75,6 +75,7 @@ func tinyConfig(steps: Int = 8) throws -> TrainConfig {
             Issue.record("a run of another configuration was reused")
         } catch let e as ReproductionError {
             #expect("\(e)".contains(root.appendingPathComponent("r").path) && "\(e)".contains("--fresh"))
+            #expect("\(e)".contains("seed: 0 → 7"), "the differing field is named: \(e)")
         }
         let dir = try RunCache(root: root, fresh: true, progress: false).train(other, name: "r", label: "test")
         #expect(try dir.readConfig() == other)
