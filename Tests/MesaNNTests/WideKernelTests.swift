@@ -211,24 +211,36 @@ struct WideKernelTests {
         #expect(compared > 100_000)
     }
 
+    /// The causal softmax rows of `scores` by the portable and by the AVX-512 kernel, each on its own copy.
+    static func softmaxRowsBothWays(_ scores: Buffer, length t: Int) -> (portable: Buffer, wide: Buffer) {
+        let portable = Buffer(scores.count), wide = Buffer(scores.count)
+        portable.copy(from: scores); wide.copy(from: scores)
+        ScoreKernels.causalSoftmaxRows(wide: false, portable.p, length: t)
+        ScoreKernels.causalSoftmaxRows(wide: true, wide.p, length: t)
+        return (portable, wide)
+    }
+
+    /// The softmax backward of `dA` at `weights` by both kernels, each on its own copy of dA.
+    static func softmaxBackwardRowsBothWays(weights: Buffer, _ dA: Buffer, length t: Int) -> (portable: Buffer, wide: Buffer) {
+        let portable = Buffer(dA.count), wide = Buffer(dA.count)
+        portable.copy(from: dA); wide.copy(from: dA)
+        ScoreKernels.causalSoftmaxBackwardRows(wide: false, weights.p, portable.p, length: t)
+        ScoreKernels.causalSoftmaxBackwardRows(wide: true, weights.p, wide.p, length: t)
+        return (portable, wide)
+    }
+
     @Test func softmaxRowsMatchBitForBit() {
         var draws = Draws(state: 12)
         for t in Self.lengths {
             // Spreads from unit scores to ones whose differences pass exp's clamp at −87.
             for spread: Float in [1, 8, 60] {
                 let scores = Self.lower(t, &draws, spread: spread)
-                let portable = Buffer(scores.count), wide = Buffer(scores.count)
-                portable.copy(from: scores); wide.copy(from: scores)
-                ScoreKernels.causalSoftmaxRows(wide: false, portable.p, length: t)
-                ScoreKernels.causalSoftmaxRows(wide: true, wide.p, length: t)
+                let (portable, wide) = Self.softmaxRowsBothWays(scores, length: t)
                 let diff = Self.firstDifference(portable, wide)
                 #expect(diff == nil, "causalSoftmaxRows T \(t) spread \(spread): \(diff ?? "")")
                 // Backward with these weights and a random lower-triangular dA.
                 let dA = Self.lower(t, &draws)
-                let dPortable = Buffer(dA.count), dWide = Buffer(dA.count)
-                dPortable.copy(from: dA); dWide.copy(from: dA)
-                ScoreKernels.causalSoftmaxBackwardRows(wide: false, portable.p, dPortable.p, length: t)
-                ScoreKernels.causalSoftmaxBackwardRows(wide: true, portable.p, dWide.p, length: t)
+                let (dPortable, dWide) = Self.softmaxBackwardRowsBothWays(weights: portable, dA, length: t)
                 let dDiff = Self.firstDifference(dPortable, dWide)
                 #expect(dDiff == nil, "causalSoftmaxBackwardRows T \(t) spread \(spread): \(dDiff ?? "")")
             }
@@ -267,10 +279,7 @@ struct WideKernelTests {
                         scores.p[r * tp + c] = x
                     }
                 }
-                let portable = Buffer(scores.count), wide = Buffer(scores.count)
-                portable.copy(from: scores); wide.copy(from: scores)
-                ScoreKernels.causalSoftmaxRows(wide: false, portable.p, length: t)
-                ScoreKernels.causalSoftmaxRows(wide: true, wide.p, length: t)
+                let (portable, wide) = Self.softmaxRowsBothWays(scores, length: t)
                 let diff = Self.firstDifferenceNaNsAlike(portable, wide)
                 #expect(diff == nil, "causalSoftmaxRows T \(t) \(pattern): \(diff ?? "")")
                 for r in 0..<t {
@@ -288,10 +297,7 @@ struct WideKernelTests {
                             : w > 0.6 ? -0.0 : w > 0.35 ? 0.0 : w * 3
                     }
                 }
-                let dPortable = Buffer(dA.count), dWide = Buffer(dA.count)
-                dPortable.copy(from: dA); dWide.copy(from: dA)
-                ScoreKernels.causalSoftmaxBackwardRows(wide: false, portable.p, dPortable.p, length: t)
-                ScoreKernels.causalSoftmaxBackwardRows(wide: true, portable.p, dWide.p, length: t)
+                let (dPortable, dWide) = Self.softmaxBackwardRowsBothWays(weights: portable, dA, length: t)
                 let dDiff = Self.firstDifferenceNaNsAlike(dPortable, dWide)
                 #expect(dDiff == nil, "causalSoftmaxBackwardRows T \(t) \(pattern): \(dDiff ?? "")")
             }
