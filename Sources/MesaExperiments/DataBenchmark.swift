@@ -47,7 +47,7 @@ public struct DataBenchmark {
         plainConfig.normals = nil
         vectorConfig.normals = NormalSampler.vectorized.rawValue
         let task = try plainConfig.makeTask(seed: config.seed)
-        if !["lds", "lds-fixed"].contains(vectorConfig.kind) { vectorConfig.kind = "lds" }
+        if !TaskConfig.vectorizedKinds.contains(vectorConfig.kind) { vectorConfig.kind = "lds" }
         let vectorTask = try vectorConfig.makeTask(seed: config.seed)
         let (b, t, seed) = (config.batchSize, config.length, config.seed)
         // Box–Muller pairs per sequence of the LDS: n² (teacher) + n·T (noise) normals.
