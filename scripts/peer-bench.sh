@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# mesa against its PyTorch peer (issue 14): the same four presets (B 256, T 50; forward,
-# backward and AdamW, data excluded), the mesa-layer alone (forward + backward) and a batch of
-# 256 LDS sequences (the presets' vectorized stream, wall on all threads), in ROUNDS interleaved rounds (PyTorch, then mesa, in every round), each a
-# median of REPEATS steps. Prints every round and, per line, the median over rounds and the
-# ratio PyTorch / mesa. PyTorch runs from .venv-peer (made here with pip on first use; not
-# needed by the tests). PyTorch's figure is the better of eager and torch.compile, as issue 14
-# defines the peer (the first compile takes minutes: hybrid-mesa's 132 s; later runs reuse
-# inductor's cache); PEER_EAGER=1 times eager only.
+# mesa against its PyTorch peer (issue 14): the same four presets (B 256, T 50; forward, backward
+# and AdamW, data excluded), the mesa-layer alone (forward + backward) and a batch of 256 LDS
+# sequences (the presets' vectorized stream, wall on all threads), in ROUNDS interleaved rounds
+# (PyTorch, then mesa, in every round), each a median of REPEATS steps. Prints every round and, per
+# line, the median over rounds and the ratio PyTorch / mesa. PyTorch runs from .venv-peer (made here
+# with pip on first use; not needed by the tests). PyTorch's figure is the better of eager and
+# torch.compile, as issue 14 defines the peer (the first compile takes minutes: hybrid-mesa's 132 s;
+# later runs reuse inductor's cache); PEER_EAGER=1 times eager only.
 # Usage: scripts/peer-bench.sh [ROUNDS] [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
