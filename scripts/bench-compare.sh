@@ -13,7 +13,7 @@ for round in $(seq "$rounds"); do
     for preset in "${presets[@]}"; do
         for side in old new; do
             bin=${!side}
-            ms=$("$bin" bench --preset "$preset" --repeats 15 --first-step-runs 0 | awk '/step, data excluded/ {print $4}')
+            ms=$("$bin" bench --preset "$preset" --repeats 15 --first-step-runs 0 | awk '/^ *step, data excluded/ && !n++ {print $4}')
             times[$preset,$side]+="$ms "
             echo "round $round  $preset  $side  $ms ms"
         done

@@ -13,7 +13,7 @@ mesa=$1 rounds=${2:-3}
 shift $(( $# >= 2 ? 2 : $# ))
 presets=("${@:-softmax-7}")
 [ ${#presets[@]} -gt 0 ] || presets=(softmax-7)
-step() { MESA_THREADS=$1 "$mesa" bench --preset "$2" --repeats 15 --first-step-runs 0 | awk '/step, data excluded/ {print $4}'; }
+step() { MESA_THREADS=$1 "$mesa" bench --preset "$2" --repeats 15 --first-step-runs 0 | awk '/^ *step, data excluded/ && !n++ {print $4}'; }
 declare -A t
 for round in $(seq "$rounds"); do
     for p in "${presets[@]}"; do

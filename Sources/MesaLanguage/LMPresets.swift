@@ -26,6 +26,7 @@ public enum LMPresets {
         return TrainConfig(preset: name, seed: 0, task: task, tokens: .raw, model: model, steps: 1000, batchSize: 16,
                            length: 256, schedule: WarmupCosineSchedule(peak: 2e-3, warmupSteps: 100, horizon: 900, final: 1e-4),
                            optimizer: AdamW.Settings(beta1: 0.9, beta2: 0.98, epsilon: 1e-8, weightDecay: 0.05),
-                           clipping: .globalNorm(1), evalEvery: 100, evalBatchSize: 64, checkpointEvery: 250)
+                           clipping: .globalNorm(1), evalEvery: 100, evalBatchSize: 64, checkpointEvery: 250,
+                           microBatches: 1)  // the next-byte objective trains on the whole batch
     }
 }

@@ -30,12 +30,21 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Names (shell patterns: `layers.1.*`, `*.lambda`) of the parameters to train; the
     /// others stay at their initial values. nil: all.
     public var trainable: [String]?
+    /// The batch's gradient is put together from this many consecutive micro-batches, each run
+    /// forward and backward on its own (side by side on the cores; MicroBatches.swift): the
+    /// same loss bits, the gradient summed over sequences in another order. A config.json
+    /// without the field means 1, the whole batch at once, as every run before it trained.
+    public var microBatches: Int
+
+    /// `microBatches` of a configuration made now.
+    public static let defaultMicroBatches = 4
 
     public init(preset: String, seed: UInt64 = 0, task: TaskConfig = TaskConfig(), tokens: TokenConstruction,
                 model: ModelConfig, steps: Int, batchSize: Int = 256, length: Int = 50,
                 schedule: WarmupCosineSchedule = WarmupCosineSchedule(), optimizer: AdamW.Settings = AdamW.Settings(),
                 clipping: GradientClipping = .elementwise(1), evalEvery: Int = 250, evalBatchSize: Int = 1024,
-                checkpointEvery: Int = 1000, checkpointSeconds: Double = 60, trainable: [String]? = nil) {
+                checkpointEvery: Int = 1000, checkpointSeconds: Double = 60, trainable: [String]? = nil,
+                microBatches: Int = TrainConfig.defaultMicroBatches) {
         self.preset = preset
         self.seed = seed
         self.task = task
@@ -52,11 +61,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         self.checkpointEvery = checkpointEvery
         self.checkpointSeconds = checkpointSeconds
         self.trainable = trainable
+        self.microBatches = microBatches
     }
 
     private enum CodingKeys: String, CodingKey {
         case preset, seed, task, tokens, model, steps, batchSize, length, schedule, optimizer, clipping
-        case evalEvery, evalBatchSize, checkpointEvery, checkpointSeconds, trainable
+        case evalEvery, evalBatchSize, checkpointEvery, checkpointSeconds, trainable, microBatches
     }
 
     /// Decodes a configuration; fields added after a run was written take their defaults, so
@@ -79,6 +89,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
         checkpointSeconds = try c.decodeIfPresent(Double.self, forKey: .checkpointSeconds) ?? 60
         trainable = try c.decodeIfPresent([String].self, forKey: .trainable)
+        microBatches = try c.decodeIfPresent(Int.self, forKey: .microBatches) ?? 1
     }
 
     /// Checks every field and how they fit together; the message names what to change.
@@ -92,6 +103,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if evalEvery <= 0 { try fail("evalEvery must be positive, got \(evalEvery)") }
         if checkpointEvery <= 0 { try fail("checkpointEvery must be positive, got \(checkpointEvery)") }
         if evalBatchSize <= 0 { try fail("evalBatchSize must be positive, got \(evalBatchSize)") }
+        if microBatches <= 0 { try fail("microBatches must be positive (1: the whole batch at once), got \(microBatches)") }
         if !(checkpointSeconds > 0) { try fail("checkpointSeconds must be positive, got \(checkpointSeconds)") }
         if !(schedule.peak > 0 && schedule.peak.isFinite) { try fail("schedule.peak (learning rate) must be positive, got \(schedule.peak)") }
         if schedule.warmupSteps < 0 { try fail("schedule.warmupSteps must be ≥ 0, got \(schedule.warmupSteps)") }

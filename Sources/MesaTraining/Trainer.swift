@@ -82,7 +82,13 @@ public final class Trainer {
         let k = step
         try objective.checkParameters(step: k + 1)
         let lossValue: Double
-        do {
+        if config.microBatches > 1, let split = objective as? MicroBatchObjective {
+            lossValue = split.lossAndGradients(on: batch, parts: config.microBatches)
+            guard lossValue.isFinite else {
+                for p in objective.parameters { p.variable.grad = nil }
+                throw TrainingError.diverged(step: k + 1, what: "loss is \(lossValue)")
+            }
+        } else {
             let loss = objective.loss(on: batch)
             lossValue = loss.value.item
             guard lossValue.isFinite else { throw TrainingError.diverged(step: k + 1, what: "loss is \(lossValue)") }

@@ -84,6 +84,7 @@ public struct TuneConfig: Codable, Equatable, Sendable {
         c.checkpointEvery = checkpointEvery
         c.checkpointSeconds = checkpointSeconds
         c.trainable = nil
+        c.microBatches = 1  // prompt tuning trains on the whole batch
         return c
     }
 

@@ -115,6 +115,35 @@ public func halfSquaredError(_ pred: Variable, _ target: Tensor, weights: Tensor
     return Variable(Tensor.scalar(value, dtype: pred.dtype), inputs: [pred]) { g in [(g.item / n) * diff] }
 }
 
+/// The part of `halfSquaredError(pred, target, weights:)` that rows `first ..< first + pred rows`
+/// of a batch of `batchRows` positions contribute, for a batch split into pieces whose
+/// backward passes run separately (the micro-batches of a training step). Its pullback gives
+/// these rows the bits the whole batch's pullback gives them: (g / n)·diff, or g·diff·w/Σw with
+/// `batchWeights` the whole batch's [B, T] mask. Its value is the piece's share of the loss;
+/// the batch's loss with the whole batch's bits is `HalfSquaredErrorAccumulator`'s.
+public func halfSquaredErrorPiece(_ pred: Variable, _ target: Tensor, firstRow first: Int, batchRows: Int,
+                                  batchWeights: Tensor? = nil) -> Variable {
+    precondition(pred.shape == target.shape, "loss: prediction \(pred.shape) vs target \(target.shape)")
+    let diff = pred.value - target.converted(to: pred.dtype)
+    let (rows, cols) = diff.matrixShape
+    precondition(first >= 0 && first + rows <= batchRows, "loss: rows \(first)..<\(first + rows) of a batch of \(batchRows)")
+    if let w = batchWeights {
+        precondition(w.count == batchRows, "loss weights \(w.shape) for \(batchRows) positions")
+        let wd = w.doubles
+        let total = wd.reduce(0, +)
+        precondition(total > 0, "loss weights sum to zero")
+        let weightsByElement = Tensor(shape: diff.shape,
+                                      (0..<(rows * cols)).map { wd[first + $0 / cols] / total }, dtype: diff.dtype)
+        let value = 0.5 * (diff * diff * weightsByElement).sum()
+        return Variable(Tensor.scalar(value, dtype: pred.dtype), inputs: [pred]) { g in
+            [g.item * (diff * weightsByElement)]
+        }
+    }
+    let n = Double(max(batchRows, 1))
+    let value = 0.5 * diff.sumOfSquares() / n
+    return Variable(Tensor.scalar(value, dtype: pred.dtype), inputs: [pred]) { g in [(g.item / n) * diff] }
+}
+
 /// x [..., C] + b [C] (a dense layer's bias).
 public func addBias(_ x: Variable, _ b: Variable) -> Variable {
     Variable(addBias(x.value, b.value), inputs: [x, b]) { g in [g, b.requiresGrad ? sumRows(g) : nil] }

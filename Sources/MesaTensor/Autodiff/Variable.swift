@@ -78,7 +78,10 @@ public final class Variable {
     /// Back-propagates from this node. `seed` is dL/d(self); for a scalar loss it defaults
     /// to 1. Gradients accumulate into `grad` of every leaf that requires one; interior
     /// nodes drop theirs once passed on.
-    public func backward(seed: Tensor? = nil) {
+    /// With `leaves`, the leaves' gradients go there instead of into their `grad` (and nothing
+    /// shared is written): several graphs built from the same parameters, e.g. the micro-batches
+    /// of one training step, can then run their backward passes at the same time.
+    public func backward(seed: Tensor? = nil, leaves: LeafGradients? = nil) {
         guard requiresGrad else { return }
         let seed = seed ?? {
             precondition(value.count == 1, "backward() without a seed needs a scalar, got shape \(shape)")
@@ -92,7 +95,8 @@ public final class Variable {
             guard let pullback = node.pullback, let g = node.grad else { continue }
             let grads = pullback(g)
             for (input, gi) in zip(node.inputs, grads) where input.requiresGrad {
-                if let gi { input.accumulate(gi) }
+                guard let gi else { continue }
+                if let leaves, input.pullback == nil { leaves.accumulate(gi, for: input) } else { input.accumulate(gi) }
             }
             node.grad = nil
         }
@@ -117,5 +121,28 @@ public final class Variable {
             }
         }
         return order
+    }
+}
+
+/// The leaf gradients of one backward pass, kept apart from the leaves' `grad`
+/// (`Variable.backward(leaves:)`). For one graph on one thread at a time.
+public final class LeafGradients {
+    private var gradients: [ObjectIdentifier: Tensor] = [:]
+
+    public init() {}
+
+    func accumulate(_ g: Tensor, for leaf: Variable) {
+        precondition(g.shape == leaf.value.shape, "gradient \(g.shape) for a value of shape \(leaf.value.shape)")
+        let key = ObjectIdentifier(leaf)
+        if gradients[key] == nil { gradients[key] = g } else { gradients[key]!.addScaled(g) }
+    }
+
+    /// dL/d`leaf` of the pass, nil when nothing reached it.
+    public subscript(leaf: Variable) -> Tensor? { gradients[ObjectIdentifier(leaf)] }
+
+    /// Adds these gradients to the `grad` of each of `leaves` they reach, as `backward()` would
+    /// have: `grad` = g when it was nil, else `grad` + g.
+    public func add(to leaves: [Variable]) {
+        for leaf in leaves { if let g = self[leaf] { leaf.accumulate(g) } }
     }
 }
