@@ -301,24 +301,24 @@ MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
         for (int j = 0; j < 8; j++) m = _mm256_max_ps(v[j], m);
         float ms[8];
         _mm256_storeu_ps(ms, m);
-        for (long k = 0; k < 8; k++) {
-            __m256 zv = _mm256_setzero_ps();
-            if (k < rows) {
+        // The exps chunk by chunk across the group's rows (chunk c of every row, then c + 16): the
+        // rows' exps are independent chains the core can overlap, and each row's sum still takes
+        // its chunks in order, so the bits are those of one row at a time.
+        for (long k = 0; k < 8; k++) v[k] = _mm256_setzero_ps();
+        for (long c = 0; c < covered; c += 16) {
+            const __mmask16 mk = lanes(covered - c);
+            const int upper = c + 8 < covered;
+            for (long k = 0; k < rows; k++) {
                 float *row = base + k * tp;
-                const long n = i0 + k + 1;
-                const __m512 vm = _mm512_set1_ps(ms[k]);
-                for (long c = 0; c < covered; c += 16) {
-                    const __mmask16 mk = lanes(covered - c);
-                    const __m512 e = _mm512_maskz_mov_ps(lanes(n - c),
-                                                         exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + c), vm)));
-                    _mm512_mask_storeu_ps(row + c, mk, e);
-                    zv = _mm256_add_ps(zv, _mm512_castps512_ps256(e));
-                    if (c + 8 < covered) zv = _mm256_add_ps(zv, _mm512_extractf32x8_ps(e, 1));
-                }
-                for (long c = covered; c < tp; c += 8) _mm256_storeu_ps(row + c, _mm256_setzero_ps());
+                const __m512 e = _mm512_maskz_mov_ps(lanes(i0 + k + 1 - c),
+                                                     exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + c), _mm512_set1_ps(ms[k]))));
+                _mm512_mask_storeu_ps(row + c, mk, e);
+                v[k] = _mm256_add_ps(v[k], _mm512_castps512_ps256(e));
+                if (upper) v[k] = _mm256_add_ps(v[k], _mm512_extractf32x8_ps(e, 1));
             }
-            v[k] = zv;
         }
+        for (long k = 0; k < rows; k++)
+            for (long c = covered; c < tp; c += 8) _mm256_storeu_ps(base + k * tp + c, _mm256_setzero_ps());
         float inv[8];
         _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), sum8x8(v)));
         for (long k = 0; k < rows; k++) {
