@@ -106,7 +106,7 @@ public struct StepBenchmark {
         let step = Self.median(stepWithoutData)
         return """
         \(c.preset): \(c.model.layers.map(\.rawValue).joined(separator: "+")), B \(c.batchSize), T \(c.length), \
-        D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), \(Parallel.workers) threads, OpenBLAS \(BLASKernels.coreName), \
+        D \(c.model.width), H \(c.model.heads), d_k \(c.model.keySize), \(c.microBatches) micro-batch\(c.microBatches == 1 ? "" : "es") per step, \(Parallel.workers) threads, OpenBLAS \(BLASKernels.coreName), \
         median of \(repeats) interleaved repetitions
           data generation        \(ms(dataGeneration))   (range \(String(format: "%.2f–%.2f", dataGeneration.min()! * 1e3, dataGeneration.max()! * 1e3)); the plain reference: \(ms(referenceDataGeneration)); drawn for step k + 1 while step k runs)
           forward                \(ms(forward))

@@ -35,13 +35,20 @@ import MesaTraining
         }
     }
 
+    /// linear-2's model (seed 2) and a few-shot regression batch of 9 sequences of 6 pairs, which
+    /// scores only the x positions (a loss mask).
+    static func fewShot(dtype: DType, purpose: RandomPurpose) throws -> (NextStatePrediction, SequenceBatch) {
+        let c = try Presets.config("linear-2")
+        let model = try Transformer(config: c.model, seed: 2, dtype: dtype)
+        let objective = try NextStatePrediction(model: model, tokens: c.tokens)
+        let batch = FewShotRegression(dimension: c.model.dimension).batch(pairs: 6, size: 9, seed: 1, purpose: purpose)
+        #expect(batch.lossMask != nil)
+        return (objective, batch)
+    }
+
     /// Few-shot regression scores only the x positions (a loss mask): the weighted sum too.
     @Test func chunkedWithALossMaskIsTheWholeBatch() throws {
-        let c = try Presets.config("linear-2")
-        let model = try Transformer(config: c.model, seed: 2, dtype: .float32)
-        let objective = try NextStatePrediction(model: model, tokens: c.tokens)
-        let batch = FewShotRegression(dimension: c.model.dimension).batch(pairs: 6, size: 9, seed: 1, purpose: .testBatch)
-        #expect(batch.lossMask != nil)
+        let (objective, batch) = try Self.fewShot(dtype: .float32, purpose: .testBatch)
         let whole = Self.wholeBatchLoss(objective, batch)
         #expect(whole.isFinite && whole > 0.05)
         for chunk in [1, 2, 4, 8] {

@@ -74,11 +74,7 @@ import MesaTraining
 
     /// Few-shot regression scores only the x positions: each piece uses the whole batch's weights.
     @Test func aLossMaskWeighsEveryPieceByTheWholeBatch() throws {
-        let c = try Presets.config("linear-2")
-        let model = try Transformer(config: c.model, seed: 2, dtype: .float64)
-        let objective = try NextStatePrediction(model: model, tokens: c.tokens)
-        let batch = FewShotRegression(dimension: c.model.dimension).batch(pairs: 6, size: 9, seed: 1, purpose: .trainingBatch)
-        #expect(batch.lossMask != nil)
+        let (objective, batch) = try ChunkedEvaluationTests.fewShot(dtype: .float64, purpose: .trainingBatch)
         let reference = Self.whole(objective, batch)
         let scale = reference.grads.flatMap { $0 }.map(abs).max()!
         for parts in [2, 4, 9] {

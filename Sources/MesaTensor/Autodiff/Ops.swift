@@ -95,24 +95,7 @@ public func sum(_ x: Variable) -> Variable {
 /// index (batch and positions). With `weights` [B, T], position (b, t) counts with weight
 /// w[b, t] and the sum is divided by Σ w (e.g. to score only the query positions).
 public func halfSquaredError(_ pred: Variable, _ target: Tensor, weights: Tensor? = nil) -> Variable {
-    precondition(pred.shape == target.shape, "loss: prediction \(pred.shape) vs target \(target.shape)")
-    let diff = pred.value - target.converted(to: pred.dtype)
-    let (rows, cols) = diff.matrixShape
-    if let w = weights {
-        precondition(w.count == rows, "loss weights \(w.shape) for \(rows) positions")
-        let wd = w.doubles
-        let total = wd.reduce(0, +)
-        precondition(total > 0, "loss weights sum to zero")
-        let weightsByElement = Tensor(shape: diff.shape,
-                                      (0..<(rows * cols)).map { wd[$0 / cols] / total }, dtype: diff.dtype)
-        let value = 0.5 * (diff * diff * weightsByElement).sum()
-        return Variable(Tensor.scalar(value, dtype: pred.dtype), inputs: [pred]) { g in
-            [g.item * (diff * weightsByElement)]
-        }
-    }
-    let n = Double(max(rows, 1))
-    let value = 0.5 * diff.sumOfSquares() / n
-    return Variable(Tensor.scalar(value, dtype: pred.dtype), inputs: [pred]) { g in [(g.item / n) * diff] }
+    halfSquaredErrorPiece(pred, target, firstRow: 0, batchRows: pred.value.matrixShape.rows, batchWeights: weights)
 }
 
 /// The part of `halfSquaredError(pred, target, weights:)` that rows `first ..< first + pred rows`
