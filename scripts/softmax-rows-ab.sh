@@ -10,10 +10,8 @@
 set -euo pipefail
 rev=${1:-455d64d} rounds=${2:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-git -C "$root" show "$rev:Sources/CSupport/scorecore512.c" \
-    | sed -e 's/mesa512_/old512_/g' -e 's/mesa_cpu_has_avx512/old_cpu_has_avx512/g' > "$dir/old.c"
+source "$root/scripts/lib/old-scorecore.sh"
+old_scorecore_dir "$rev"
 cat > "$dir/ab.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
