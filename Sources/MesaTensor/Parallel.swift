@@ -96,6 +96,24 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(i)` for every i in 0..<count: on `lanes` threads (at most the workers) that each
+    /// take the next i as they come free and run its kernels alone (`serially`), or in order on
+    /// this thread when `lanes` ≤ 1. For independent pieces of work (held-out evaluation chunks,
+    /// the micro-batches of a step): kernels give the same bits on any number of threads, so the
+    /// results do not depend on which lane ran which piece.
+    public static func inLanes(_ count: Int, lanes: Int, _ body: (Int) -> Void) {
+        if lanes <= 1 || count <= 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let next = LaneCounter(count)
+        forEach(min(lanes, count)) { _ in
+            serially {
+                while let i = next.claim() { body(i) }
+            }
+        }
+    }
+
     /// Splits 0..<count into `parts` contiguous ranges of near-equal size (some may be empty).
     public static func split(_ count: Int, parts: Int) -> [Range<Int>] {
         let p = max(1, parts)
@@ -117,3 +135,20 @@ public enum Parallel {
     }
 }
 
+
+/// The next piece of `Parallel.inLanes` nobody has taken.
+private final class LaneCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+
+    init(_ count: Int) { self.count = count }
+
+    func claim() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < count else { return nil }
+        next += 1
+        return next - 1
+    }
+}

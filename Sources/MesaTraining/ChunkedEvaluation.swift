@@ -53,38 +53,13 @@ extension NextStatePrediction {
         func predict(_ range: Range<Int>) -> Tensor {
             Variable.withoutGradients { model(tokens.tokens(from: batch.inputs.leading(range))).value }
         }
-        if lanes <= 1 { return ranges.map(predict) }
-        let results = ChunkResults(count: ranges.count)
-        Parallel.forEach(lanes) { _ in
-            Parallel.serially {
-                while let i = results.claim() { results.store(predict(ranges[i]), at: i) }
-            }
-        }
-        return results.all()
+        let results = ranges.map { _ in ChunkPrediction() }
+        Parallel.inLanes(ranges.count, lanes: lanes) { results[$0].tensor = predict(ranges[$0]) }
+        return results.map { $0.tensor! }
     }
 }
 
-/// The chunks of one evaluation: which is next, and each one's prediction once done.
-private final class ChunkResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
-    private var tensors: [Tensor?]
-
-    init(count: Int) { tensors = Array(repeating: nil, count: count) }
-
-    func claim() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < tensors.count else { return nil }
-        next += 1
-        return next - 1
-    }
-
-    func store(_ t: Tensor, at i: Int) {
-        lock.lock()
-        tensors[i] = t
-        lock.unlock()
-    }
-
-    func all() -> [Tensor] { tensors.map { $0! } }
+/// One chunk's prediction, written by the lane that ran it.
+private final class ChunkPrediction: @unchecked Sendable {
+    var tensor: Tensor?
 }

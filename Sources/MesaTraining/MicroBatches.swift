@@ -70,32 +70,6 @@ enum MicroBatches {
     /// kernel split over all the workers. The same bits either way.
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let workers = Parallel.workers
-        if count <= 1 || workers <= 1 || workers >= 2 * count {
-            for i in 0..<count { body(i) }
-            return
-        }
-        let next = PieceCounter(count)
-        Parallel.forEach(min(workers, count)) { _ in
-            Parallel.serially {
-                while let i = next.claim() { body(i) }
-            }
-        }
-    }
-}
-
-/// The next unclaimed piece.
-private final class PieceCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var next = 0
-    private let count: Int
-
-    init(_ count: Int) { self.count = count }
-
-    func claim() -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard next < count else { return nil }
-        next += 1
-        return next - 1
+        Parallel.inLanes(count, lanes: workers >= 2 * count ? 1 : workers, body)
     }
 }
