@@ -3,6 +3,8 @@
 # REV's Sources/CSupport/scorecore512.c with its symbols renamed old512_… / old_cpu_has_avx512, so
 # that it links beside the working tree's.
 old_scorecore_dir() {
+    git -C "$root" rev-parse --quiet --verify "$1^{commit}" > /dev/null \
+        || { echo "$(basename "$0"): no commit '$1' in $root (give a revision, e.g. a commit hash)" >&2; exit 64; }
     dir=$(mktemp -d)
     trap 'rm -rf "$dir"' EXIT
     git -C "$root" show "$1:Sources/CSupport/scorecore512.c" \
