@@ -121,6 +121,16 @@ int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long
 int mesa512_sgemm_tn(long m, long n, long k, const float *a, long lda, const float *b, long ldb,
                      int accumulate, long blockQ, long blockUnroll, float *c, long ldc);
 
+/// AdamW's constants in Float32, as MesaNN's AdamWConstants<Float> holds them.
+typedef struct {
+    float b1, b2, eps, rate, ic1, ic2, decay, sc, ec;
+} MesaAdamWConstants;
+/// AdamW's element-wise update of n Float32 parameters (adamw512.c), bit for bit MesaNN's
+/// adamwElementsReference: 16 lanes (AVX-512, only after mesa_cpu_has_avx512()) or 8 (AVX2 and
+/// FMA, any x86-64 CPU that runs mesa's Swift code). No-ops where the CPU is not x86-64.
+void mesa512_adamw(long n, const float *g, float *m, float *v, float *p, const MesaAdamWConstants *c);
+void mesa_adamw_avx2(long n, const float *g, float *m, float *v, float *p, const MesaAdamWConstants *c);
+
 /// The MLP's GELU on n Float32 values, 16 lanes at a time (gelu512.c; AVX-512, only after
 /// mesa_cpu_has_avx512()): bit for bit MesaTensor's geluValueAndDerivative (tanh form, fastTanh).
 void mesa512_gelu(const float *x, float *value, long n);

@@ -1,3 +1,4 @@
+import CSupport
 import MesaTensor
 
 /// How gradients are clipped before the update (SPEC §3). In JSON:
@@ -144,11 +145,41 @@ public struct AdamWConstants<S: TensorScalar> {
     }
 }
 
-/// One AdamW step on `count` elements, as the formulas read (`adamwElementsReference`), eight
+/// One AdamW step on `count` elements, as the formulas read (`adamwElementsReference`), several
 /// elements at a time: every operation is element-wise and correctly rounded (+, −, ×, ÷, √),
-/// done in the reference's order, so the lanes give the reference's bits.
+/// done in the reference's order, so the lanes give the reference's bits. Float32 on x86-64 runs
+/// CSupport's adamw512.c (16 lanes when `wide`, else 8); everything else `adamwElementsSIMD8`.
 public func adamwElements<S: TensorScalar>(_ count: Int, g: UnsafePointer<S>, m: UnsafeMutablePointer<S>,
-                                    v: UnsafeMutablePointer<S>, p: UnsafeMutablePointer<S>, _ c: AdamWConstants<S>) {
+                                    v: UnsafeMutablePointer<S>, p: UnsafeMutablePointer<S>, _ c: AdamWConstants<S>,
+                                    wide: Bool = KernelChoice.avx512) {
+    #if arch(x86_64)
+    // Float32 on x86-64: CSupport's adamw512.c (16 or 8 lanes). This Swift loop's two masked
+    // replacements compile to per-lane branches (~50 ns an element in the profile, on the calling
+    // thread while the other cores wait); Double keeps it.
+    if S.self == Float.self {
+        func f(_ x: S) -> Float { unsafeBitCast(x, to: Float.self) }
+        var k = MesaAdamWConstants(b1: f(c.b1), b2: f(c.b2), eps: f(c.eps), rate: f(c.rate), ic1: f(c.ic1),
+                                   ic2: f(c.ic2), decay: f(c.decay), sc: f(c.sc), ec: f(c.ec))
+        let gf = UnsafeRawPointer(g).assumingMemoryBound(to: Float.self)
+        let (mf, vf, pf) = (UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self),
+                            UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self),
+                            UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self))
+        if wide {
+            precondition(KernelChoice.cpuHasAVX512, "AVX-512 AdamW asked for on a CPU without AVX-512")
+            mesa512_adamw(count, gf, mf, vf, pf, &k)
+        } else {
+            mesa_adamw_avx2(count, gf, mf, vf, pf, &k)
+        }
+        return
+    }
+    #endif
+    adamwElementsSIMD8(count, g: g, m: m, v: v, p: p, c)
+}
+
+/// `adamwElements` in Swift, eight elements at a time (Double, and Float32 off x86-64).
+public func adamwElementsSIMD8<S: TensorScalar>(_ count: Int, g: UnsafePointer<S>, m: UnsafeMutablePointer<S>,
+                                                v: UnsafeMutablePointer<S>, p: UnsafeMutablePointer<S>,
+                                                _ c: AdamWConstants<S>) {
     typealias V = SIMD8<S>
     let full = count / 8 * 8
     let b1 = V(repeating: c.b1), b2 = V(repeating: c.b2), a1 = V(repeating: 1 - c.b1), a2 = V(repeating: 1 - c.b2)
