@@ -42,7 +42,7 @@ public final class Trainer {
         self.model = model
         self.objective = objective
         optimizer = AdamW(parameters: objective.parameters, settings: config.optimizer)
-        evaluationChunk = config.batchSize
+        evaluationChunk = Trainer.defaultEvaluationChunk(config)
     }
 
     public struct StepResult {
@@ -105,9 +105,18 @@ public final class Trainer {
         return StepResult(step: k + 1, loss: lossValue, gradientNorm: norm, learningRate: lr)
     }
 
-    /// Sequences per forward in held-out evaluations (default: the training batch size, so an
-    /// evaluation needs no more memory than a step's forward). Does not change the result.
+    /// Sequences per forward in held-out evaluations (default `defaultEvaluationChunk`). Does not
+    /// change the result.
     public var evaluationChunk: Int
+
+    /// A micro-batch's sequences (the batch size over `microBatches`, rounded up): an evaluation
+    /// needs no more memory than a step's forward, and its chunks, taken by the cores as they
+    /// come free, are as fine as the step's pieces, so that neither core waits long for the
+    /// other's last chunk.
+    public static func defaultEvaluationChunk(_ config: TrainConfig) -> Int {
+        let parts = max(1, config.microBatches)
+        return max(1, (config.batchSize + parts - 1) / parts)
+    }
 
     /// Mean loss on the held-out batch, `evaluationChunk` sequences at a time (the same bits as
     /// the whole batch at once).
