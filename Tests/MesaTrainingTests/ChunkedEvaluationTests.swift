@@ -108,4 +108,17 @@ import MesaTraining
         #expect(one == two)
         #expect(one[0] != one[1])
     }
+
+    /// The default chunk is a micro-batch: ⌈batch size / microBatches⌉ (64 for the presets'
+    /// 256 in 4 pieces), the whole batch with one piece, never 0.
+    @Test func defaultChunkIsAMicroBatch() throws {
+        var c = try Presets.config("linear-2")
+        #expect((c.batchSize, c.microBatches) == (256, 4))
+        #expect(Trainer.defaultEvaluationChunk(c) == 64)
+        #expect(try Trainer(config: c).evaluationChunk == 64)
+        for (batch, parts, chunk) in [(10, 4, 3), (9, 4, 3), (8, 4, 2), (3, 4, 1), (256, 1, 256), (1, 1, 1)] {
+            (c.batchSize, c.microBatches) = (batch, parts)
+            #expect(Trainer.defaultEvaluationChunk(c) == chunk, "batch \(batch) in \(parts) pieces")
+        }
+    }
 }
