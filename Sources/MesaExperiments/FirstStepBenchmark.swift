@@ -7,8 +7,9 @@ import Glibc
 /// one-step run in a fresh process (process start, configuration, model, held-out evaluation at
 /// step 0, the step, the evaluation after it, config.json, metrics.csv and the checkpoint
 /// written, exit), and that process's peak resident set size (`ru_maxrss` from `wait4`).
-/// The held-out batch runs a training batch's worth of sequences at a time
-/// (`Trainer.evaluate()`); both evaluations are run in full, as in a real run.
+/// The held-out batch runs a micro-batch's worth of sequences at a time
+/// (`Trainer.evaluate()`, `Trainer.defaultEvaluationChunk`); both evaluations are run in full, as
+/// in a real run.
 public struct FirstStepBenchmark {
     public let seconds: [Double]
     /// Peak resident memory of each run, in bytes.
