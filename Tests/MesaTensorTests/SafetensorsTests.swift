@@ -93,4 +93,46 @@ import MesaTensor
         let back = try Safetensors.decode(padded[3..<(3 + bytes.count)])
         #expect(back.metadata == ["k": "v"] && back.tensors["a"]!.doubles == a.doubles)
     }
+
+    /// The header mesa writes by hand is JSON that JSONSerialization reads back to what it was
+    /// given — names and metadata with quotes, backslashes, slashes, control characters and
+    /// non-ASCII text — with "__metadata__" first and the tensors in the order of their data, and
+    /// the same file gives the same bytes.
+    @Test func theHandWrittenHeaderIsTheJSONOfTheFile() throws {
+        let odd = "a \"quoted\" \\ back/slash\nnew\tline\r\u{08}\u{0C}\u{01}\u{1F} σ² 😀"
+        let tensors = ["w\"1": randomTensor([2, 3], seed: 5, dtype: .float32), "layers.10.q": randomTensor([4], seed: 6),
+                       "layers.9.q": randomTensor([1, 1, 2], seed: 7, dtype: .float32), "σ": randomTensor([0, 3], seed: 8)]
+        let file = Safetensors.File(tensors: tensors, metadata: ["config": odd, "step": "3", odd: "key"])
+        let bytes = try Safetensors.encode(file)
+        #expect(try Safetensors.encode(file) == bytes)
+        var n = 0
+        for (i, byte) in bytes.prefix(8).enumerated() { n |= Int(byte) << (8 * i) }
+        #expect(n % 8 == 0)
+        let headerText = String(decoding: bytes[8..<(8 + n)], as: UTF8.self)
+        #expect(headerText.hasPrefix("{\"__metadata__\":{"))
+        let header = try #require(try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+        #expect(header["__metadata__"] as? [String: String] == file.metadata)
+        var offset = 0
+        var lastStart = -1
+        for name in tensors.keys.sorted() {
+            let t = tensors[name]!, size = t.count * t.dtype.size
+            let entry = try #require(header[name] as? [String: Any], "entry \(name)")
+            #expect(entry.count == 3)
+            #expect(entry["dtype"] as? String == t.dtype.safetensorsName)
+            #expect(entry["shape"] as? [Int] == t.shape)
+            #expect(entry["data_offsets"] as? [Int] == [offset, offset + size], "\(name)")
+            let start = try #require(headerText.range(of: "\"data_offsets\":[\(offset),\(offset + size)]")?.lowerBound)
+            #expect(headerText.distance(from: headerText.startIndex, to: start) > lastStart, "\(name) in the order of its data")
+            lastStart = headerText.distance(from: headerText.startIndex, to: start)
+            offset += size
+        }
+        #expect(header.count == tensors.count + 1)
+        #expect(bytes.count == 8 + n + offset)
+        let back = try Safetensors.decode(bytes)
+        #expect(back.metadata == file.metadata)
+        for (name, t) in tensors {
+            #expect(back.tensors[name]?.shape == t.shape && back.tensors[name]?.dtype == t.dtype)
+            #expect(back.tensors[name]?.doubles == t.doubles, "\(name)")
+        }
+    }
 }

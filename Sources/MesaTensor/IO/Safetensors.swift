@@ -15,22 +15,13 @@ public enum Safetensors {
     }
 
     public static func encode(_ file: File) throws -> Data {
-        var header: [String: Any] = [:]
-        if !file.metadata.isEmpty { header["__metadata__"] = file.metadata }
-        var offset = 0
         let names = file.tensors.keys.sorted()
-        for name in names {
-            let t = file.tensors[name]!
-            let bytes = t.count * t.dtype.size
-            header[name] = ["dtype": t.dtype.safetensorsName, "shape": t.shape,
-                            "data_offsets": [offset, offset + bytes]] as [String: Any]
-            offset += bytes
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        var json = header(file, names: names)
         while json.count % 8 != 0 { json.append(0x20) }
-        var data = Data(capacity: 8 + json.count + offset)
+        let dataBytes = names.reduce(0) { $0 + file.tensors[$1]!.count * file.tensors[$1]!.dtype.size }
+        var data = Data(capacity: 8 + json.count + dataBytes)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(json)
+        data.append(contentsOf: json)
         for name in names {
             let t = file.tensors[name]!
             withExtendedLifetime(t.storage) {
@@ -38,6 +29,72 @@ public enum Safetensors {
             }
         }
         return data
+    }
+
+    /// The header's JSON, written here and not by JSONSerialization, whose sorted keys (a
+    /// locale-aware comparison per pair) took ~25 ms for a softmax-7 checkpoint's 175 entries, on
+    /// one core at the end of every run (BENCHMARKS.md, "Stops 15–16"). A fixed order, so the same
+    /// file gives the same bytes: "__metadata__" first (its keys in Swift's string order), then the
+    /// tensors in `names` order (the order of their data), each as
+    /// {"data_offsets":[begin,end],"dtype":…,"shape":[…]}; strings escaped as RFC 8259 asks.
+    static func header(_ file: File, names: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + 96 * names.count + file.metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 8 })
+        func text(_ s: String) { out.append(contentsOf: s.utf8) }
+        func ints(_ values: [Int]) { text("[" + values.map(String.init).joined(separator: ",") + "]") }
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        func comma() { if !first { out.append(UInt8(ascii: ",")) }; first = false }
+        if !file.metadata.isEmpty {
+            comma()
+            appendJSONString("__metadata__", to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: "{"))
+            for (i, key) in file.metadata.keys.sorted().enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                appendJSONString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                appendJSONString(file.metadata[key]!, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        var offset = 0
+        for name in names {
+            let t = file.tensors[name]!
+            let bytes = t.count * t.dtype.size
+            comma()
+            appendJSONString(name, to: &out)
+            text(":{\"data_offsets\":")
+            ints([offset, offset + bytes])
+            text(",\"dtype\":")
+            appendJSONString(t.dtype.safetensorsName, to: &out)
+            text(",\"shape\":")
+            ints(t.shape)
+            out.append(UInt8(ascii: "}"))
+            offset += bytes
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// `s` as a JSON string: quotation mark and reverse solidus escaped, control characters as
+    /// \b \f \n \r \t or \u00XX, everything else as its UTF-8 bytes.
+    static func appendJSONString(_ s: String, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), b]
+            case 0x08: out += Array("\\b".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x0C: out += Array("\\f".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Writes atomically (see `AtomicFile`).
