@@ -9,7 +9,9 @@
 # busiest symbol; then the bins where one thread ran alone (others under a quarter busy) with
 # what it ran. This is how the safetensors header's 25 ms on one core at the end of a run was
 # found (BENCHMARKS.md, "Stops 15–16").
-import collections, re, sys
+import collections, re, signal, sys
+
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output quietly
 
 if len(sys.argv) < 2:
     sys.exit('usage: scripts/thread-timeline.py PERF_SCRIPT_OUTPUT [BIN_MS] [RATE_HZ]   (the commands are at the top of this file)')
