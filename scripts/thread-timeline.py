@@ -12,6 +12,7 @@
 import collections, re, signal, sys
 
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output quietly
+signal.signal(signal.SIGINT, signal.SIG_DFL)   # so does Ctrl-C (it only reads)
 
 if len(sys.argv) < 2:
     sys.exit('usage: scripts/thread-timeline.py PERF_SCRIPT_OUTPUT [BIN_MS] [RATE_HZ]   (the commands are at the top of this file)')
