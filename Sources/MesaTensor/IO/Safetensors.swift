@@ -16,9 +16,8 @@ public enum Safetensors {
 
     public static func encode(_ file: File) throws -> Data {
         let names = file.tensors.keys.sorted()
-        var json = header(file, names: names)
+        var (json, dataBytes) = header(file, names: names)
         while json.count % 8 != 0 { json.append(0x20) }
-        let dataBytes = names.reduce(0) { $0 + file.tensors[$1]!.count * file.tensors[$1]!.dtype.size }
         var data = Data(capacity: 8 + json.count + dataBytes)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(contentsOf: json)
@@ -37,7 +36,8 @@ public enum Safetensors {
     /// file gives the same bytes: "__metadata__" first (its keys in Swift's string order), then the
     /// tensors in `names` order (the order of their data), each as
     /// {"data_offsets":[begin,end],"dtype":…,"shape":[…]}; strings escaped as RFC 8259 asks.
-    static func header(_ file: File, names: [String]) -> [UInt8] {
+    /// Also the data's size in bytes (the end of the last tensor's offsets).
+    static func header(_ file: File, names: [String]) -> (json: [UInt8], dataBytes: Int) {
         var out: [UInt8] = []
         out.reserveCapacity(128 + 96 * names.count + file.metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 8 })
         func text(_ s: String) { out.append(contentsOf: s.utf8) }
@@ -74,7 +74,7 @@ public enum Safetensors {
             offset += bytes
         }
         out.append(UInt8(ascii: "}"))
-        return out
+        return (out, offset)
     }
 
     /// `s` as a JSON string: quotation mark and reverse solidus escaped, control characters as
