@@ -26,7 +26,7 @@ import MesaTensor
         return "x[\(i)] = \(x[i]): \(a[i]) against \(b[i])"
     }
 
-    @Test(arguments: [1, 15, 16, 17, 100, 2048 + 5])
+    @Test(arguments: [1, 15, 16, 17, 63, 64, 65, 100, 2048 + 5])
     func sixteenLanesAreTheScalarFormulaBitForBit(count: Int) throws {
         try #require(KernelChoice.cpuHasAVX512, "no AVX-512 on this CPU: only the Swift loop runs")
         let x = inputs(count: count, seed: UInt64(count))
