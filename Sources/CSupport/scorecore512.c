@@ -286,16 +286,16 @@ MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
     for (long i0 = 0; i0 < t; i0 += 8) {
         const long rows = lmin(8, t - i0), covered = i0 + 8;
         float *base = a + i0 * tp;
+        // Each row's lane maxima, r > m ? r : m, chunk by chunk across the group's rows: eight
+        // independent chains side by side rather than one row's chain after another.
         __m256 v[8];
-        for (long k = 0; k < 8; k++) {
-            __m256 mv = _mm256_set1_ps(-INFINITY);
-            if (k < rows) {
-                const float *row = base + k * tp;
-                for (long c = 0; c < i0; c += 8) mv = _mm256_max_ps(_mm256_loadu_ps(row + c), mv);  // r > m ? r : m
-                mv = _mm256_max_ps(_mm256_mask_loadu_ps(_mm256_set1_ps(-INFINITY), (__mmask8)lanes(k + 1), row + i0), mv);
-            }
-            v[k] = mv;
-        }
+        for (int k = 0; k < 8; k++) v[k] = _mm256_set1_ps(-INFINITY);
+        for (long c = 0; c < i0; c += 8)
+            for (int k = 0; k < 8; k++)
+                if (k < rows) v[k] = _mm256_max_ps(_mm256_loadu_ps(base + k * tp + c), v[k]);
+        for (int k = 0; k < 8; k++)
+            if (k < rows)
+                v[k] = _mm256_max_ps(_mm256_mask_loadu_ps(_mm256_set1_ps(-INFINITY), (__mmask8)lanes(k + 1), base + k * tp + i0), v[k]);
         transpose8(v);
         __m256 m = _mm256_set1_ps(-INFINITY);
         for (int j = 0; j < 8; j++) m = _mm256_max_ps(v[j], m);
@@ -317,8 +317,9 @@ MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
                 if (upper) v[k] = _mm256_add_ps(v[k], _mm512_extractf32x8_ps(e, 1));
             }
         }
+        // The zeros past the covered columns: masked stores (a plain loop became a memset call per row).
         for (long k = 0; k < rows; k++)
-            for (long c = covered; c < tp; c += 8) _mm256_storeu_ps(base + k * tp + c, _mm256_setzero_ps());
+            for (long c = covered; c < tp; c += 16) _mm512_mask_storeu_ps(base + k * tp + c, lanes(tp - c), _mm512_setzero_ps());
         float inv[8];
         _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), sum8x8(v)));
         for (long k = 0; k < rows; k++) {
