@@ -7,6 +7,8 @@
 # thread CPU time, OpenBLAS and gemm512 alternating, the fastest of 7 rounds;
 # `scripts/gemm512-check.sh bits-tn` checks the weight-gradient kernel (A transposed) against cblas_sgemm
 # over 984 cases, K 1…3000 across OpenBLAS's K blocks (scripts/gemm512/bits-tn.c); exit 1 if any differ.
+# `scripts/gemm512-check.sh nn-small` checks a model of OpenBLAS's small NN kernel (the calls SmallGemm
+# leaves to OpenBLAS) against cblas_sgemm (scripts/gemm512/nn-small.c; exit 1 if any element differs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 what=${1:-bits}
@@ -16,7 +18,8 @@ case $what in
     timing) src=timing.c ;;
     bits-tn) src=bits-tn.c ;;
     bits) src=bits.c ;;
-    *) echo "usage: scripts/gemm512-check.sh [bits|bits-tn|timing]" >&2; exit 64 ;;
+    nn-small) src=nn-small.c ;;
+    *) echo "usage: scripts/gemm512-check.sh [bits|bits-tn|timing|nn-small]" >&2; exit 64 ;;
 esac
 clang -O2 -ffp-contract=off -I"$here/../Sources/CSupport/include" "$here/gemm512/$src" "$here/../Sources/CSupport/gemm512.c" \
     -lopenblas -lm -o "$out/check"
