@@ -13,8 +13,11 @@ usage="scripts/c-kernel-ab.sh OLD_REV [ROUNDS]"
 here=$(cd "$(dirname "$0")" && pwd) root=$(cd "$(dirname "$0")/.." && pwd)
 old=$1 rounds=${2:-300}
 grep -q avx512f /proc/cpuinfo || { echo "c-kernel-ab: this CPU has no AVX-512" >&2; exit 69; }
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+out=$(mktemp -d) run_pid=
+# The driver runs in the background and is waited for, so that Ctrl-C or SIGTERM stops it too.
+trap '[ -z "$run_pid" ] || kill "$run_pid" 2>/dev/null || true; rm -rf "$out"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 for f in gelu512.c scorecore512.c; do
     git -C "$root" show "$old:Sources/CSupport/$f" > "$out/old-$f" \
         || { echo "c-kernel-ab: no Sources/CSupport/$f at $old" >&2; exit 65; }
@@ -23,4 +26,7 @@ done
 inc="$root/Sources/CSupport/include"
 clang -O2 -I"$inc" "$here/c-kernel-ab/driver.c" "$out/old-gelu512.c" "$out/old-scorecore512.c" \
     "$root/Sources/CSupport/gelu512.c" "$root/Sources/CSupport/scorecore512.c" -o "$out/ab" -lm
-"$out/ab" "$rounds"
+"$out/ab" "$rounds" & run_pid=$!
+status=0; wait "$run_pid" || status=$?
+run_pid=
+exit $status

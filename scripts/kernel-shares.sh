@@ -18,8 +18,17 @@ done
 command -v perf >/dev/null || { echo "kernel-shares: perf is not installed (apt-get install linux-perf)" >&2; exit 69; }
 old=$1 new=$2 rounds=${3:-3} steps=${4:-6} preset=${5:-softmax-7}
 kernels=${KERNELS:-mesa512_causal|mesa512_gather|mesa512_gelu}
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+dir=$(mktemp -d) run_pid=
+# The profiled run goes to the background and is waited for, so that Ctrl-C or SIGTERM stops it too.
+stop() {
+    if [ -n "$run_pid" ]; then
+        pkill -TERM -P "$run_pid" || true; kill "$run_pid" || true  # set -e: either may have nothing left to stop
+        while kill -0 "$run_pid"; do sleep 0.1; done  # perf writes its file as it stops
+    fi 2>/dev/null
+    wait
+    rm -rf "$dir"
+}
+trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 for round in $(seq "$rounds"); do
@@ -27,8 +36,10 @@ for round in $(seq "$rounds"); do
         bin=${!side}
         rm -rf "$dir/run"
         MESA_THREADS=1 perf record -q -F 1999 -e cpu-clock -o "$dir/p.data" -- "$bin" train --preset "$preset" \
-            --steps "$steps" --quiet --out "$dir/run" --set evalEvery=100000 >/dev/null 2>"$dir/err" \
-            || { echo "kernel-shares: the $side run failed:" >&2; cat "$dir/err" >&2; exit 1; }
+            --steps "$steps" --quiet --out "$dir/run" --set evalEvery=100000 >/dev/null 2>"$dir/err" & run_pid=$!
+        wait "$run_pid" || { status=$?; [ $status -gt 128 ] && exit $status  # stopped by a signal (Ctrl-C, SIGTERM)
+                             echo "kernel-shares: the $side run failed:" >&2; cat "$dir/err" >&2; exit 1; }
+        run_pid=
         shares=$(perf report -i "$dir/p.data" --no-children --stdio --sort sym 2>/dev/null |
             awk -v pat="$kernels" '
                 /\[\.\]/ { pct = $1 + 0; sym = $3; if (sym == "gemmTile_8_3") g = pct
