@@ -104,6 +104,54 @@ static float *gemmPanelOfAtLeast(long count) {
     return gemmPanel;
 }
 
+/// 16 × 16 transpose in registers: r[i] lane j becomes r[j] lane i.
+MESA_AVX512 MESA_INLINE void gemmTranspose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    }
+    // Each 128-bit quarter is now transposed within its group of four rows; two rounds of
+    // 128-bit shuffles move the quarters into place.
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+    }
+}
+
+/// op(B) = Bᵀ into rows of the panel: panel[p·np + j] = b[j·ldb + p] for j < n, p < k, in 16 × 16
+/// blocks transposed in registers (masked at the edges). Columns n…np−1 are left as they are: the
+/// tiles mask them off.
+MESA_AVX512 static void gemmTransposeIntoPanel(long n, long k, const float *b, long ldb, float *panel, long np) {
+    for (long j0 = 0; j0 < n; j0 += 16) {
+        const long rows = n - j0 < 16 ? n - j0 : 16;
+        const __mmask16 rowMask = gemmLanes(rows);
+        for (long p0 = 0; p0 < k; p0 += 16) {
+            const long cols = k - p0 < 16 ? k - p0 : 16;
+            const __mmask16 colMask = gemmLanes(cols);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < rows ? _mm512_maskz_loadu_ps(colMask, b + (j0 + i) * ldb + p0) : _mm512_setzero_ps();
+            gemmTranspose16(r);
+            for (int i = 0; i < cols; i++) _mm512_mask_storeu_ps(panel + (p0 + i) * np + j0, rowMask, r[i]);
+        }
+    }
+}
+
 MESA_AVX512 int mesa512_sgemm_small(int transB, long m, long n, long k, const float *a, long lda,
                                     const float *b, long ldb, int accumulate, float *c, long ldc) {
     if (m <= 0 || n <= 0) return 1;
@@ -115,10 +163,7 @@ MESA_AVX512 int mesa512_sgemm_small(int transB, long m, long n, long k, const fl
         if (k * np > (1L << 20)) return 0;  // a panel over 4 MiB per thread: leave it to OpenBLAS
         float *panel = gemmPanelOfAtLeast(k * np);
         if (!panel) return 0;
-        for (long j = 0; j < n; j++) {
-            const float *row = b + j * ldb;
-            for (long p = 0; p < k; p++) panel[p * np + j] = row[p];
-        }
+        gemmTransposeIntoPanel(n, k, b, ldb, panel, np);
         bk = panel;
         ldk = np;
     }
