@@ -15,7 +15,7 @@ public enum Parallel {
     /// Number of worker threads: the cores, or MESA_THREADS when set, or the count of the innermost
     /// `withWorkers` scope in progress.
     public static var workers: Int {
-        if pthread_getspecific(serialKey) != nil { return 1 }
+        if let lane = pthread_getspecific(serialKey) { return 1 + (LaneCrew.of(UnsafeRawPointer(lane))?.idleLanes ?? 0) }
         overrideLock.lock()
         defer { overrideLock.unlock() }
         return override ?? defaultWorkers
@@ -56,13 +56,27 @@ public enum Parallel {
     /// whatever `workers` is on other threads: for a caller that spreads independent pieces of
     /// work (held-out evaluation chunks) over the cores itself. Results are the same bits either way.
     public static func serially<R>(_ body: () throws -> R) rethrows -> R {
+        try inLane(of: nil, body)
+    }
+
+    /// `serially`, with this thread one of `crew`'s lanes (nil: no crew, no help).
+    static func inLane<R>(of crew: LaneCrew?, _ body: () throws -> R) rethrows -> R {
         let previous = pthread_getspecific(serialKey)
-        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        pthread_setspecific(serialKey, crew.map { UnsafeRawPointer(Unmanaged.passUnretained($0).toOpaque()) }
+                                            ?? UnsafeRawPointer(bitPattern: 1))
         defer { pthread_setspecific(serialKey, previous) }
         return try body()
     }
 
-    /// Thread-local flag behind `serially` (non-nil: this thread's kernels use one worker).
+    /// The crew of the lane this thread runs, if any (its idle lanes take part in its kernels).
+    @usableFromInline
+    static var currentCrew: LaneCrew? {
+        guard let lane = pthread_getspecific(serialKey) else { return nil }
+        return LaneCrew.of(UnsafeRawPointer(lane))
+    }
+
+    /// Thread-local value behind `serially` and `inLanes` (non-nil: this thread's kernels run on
+    /// it, helped only by its crew's idle lanes; 1: no crew).
     private static let serialKey: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
@@ -89,7 +103,9 @@ public enum Parallel {
     /// Runs `body(i)` for every i in 0..<n, spread over the workers.
     @inlinable
     public static func forEach(_ n: Int, _ body: (Int) -> Void) {
-        if n <= 1 || workers == 1 {
+        if n > 1, let crew = currentCrew {
+            crew.share(n, body)
+        } else if n <= 1 || workers == 1 {
             for i in 0..<n { body(i) }
         } else {
             DispatchQueue.concurrentPerform(iterations: n, execute: body)
@@ -97,19 +113,27 @@ public enum Parallel {
     }
 
     /// Runs `body(i)` for every i in 0..<count: on `lanes` threads (at most the workers) that each
-    /// take the next i as they come free and run its kernels alone (`serially`), or in order on
-    /// this thread when `lanes` ≤ 1. For independent pieces of work (held-out evaluation chunks,
-    /// the micro-batches of a step): kernels give the same bits on any number of threads, so the
-    /// results do not depend on which lane ran which piece.
+    /// take the next i as they come free and run its kernels (`serially`), or in order on this
+    /// thread when `lanes` ≤ 1. A lane that finds no piece left helps the others: their kernels'
+    /// `forEach` and `forChunks` share their parts with it until every piece is done, so the
+    /// last piece does not leave a core idle. For independent pieces of work (held-out evaluation
+    /// chunks, the micro-batches of a step): kernels give the same bits on any number of threads,
+    /// so the results do not depend on which lane ran which piece or who helped.
     public static func inLanes(_ count: Int, lanes: Int, _ body: (Int) -> Void) {
         if lanes <= 1 || count <= 1 {
             for i in 0..<count { body(i) }
             return
         }
         let next = LaneCounter(count)
-        forEach(min(lanes, count)) { _ in
-            serially {
-                while let i = next.claim() { body(i) }
+        let width = min(lanes, count)
+        let crew = LaneCrew()
+        withExtendedLifetime(crew) {
+            forEach(width) { _ in
+                crew.laneStarts()
+                inLane(of: crew) {
+                    while let i = next.claim() { body(i) }
+                }
+                crew.helpUntilEveryLaneIsDone()
             }
         }
     }
@@ -131,7 +155,114 @@ public enum Parallel {
         let parts = max(1, min(w * max(1, perWorker), count / max(1, grain)))
         if parts == 1 { body(0..<count); return }
         let ranges = split(count, parts: parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { body(ranges[$0]) }
+        if let crew = currentCrew {
+            crew.share(parts) { body(ranges[$0]) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: parts) { body(ranges[$0]) }
+        }
+    }
+}
+
+/// The lanes of one `Parallel.inLanes` call. A lane that has run out of pieces waits here as a
+/// helper; a lane still running a piece hands the parts of its kernels' `forEach`/`forChunks`
+/// to the helpers and takes parts itself, in the order they come, and returns when all are done.
+/// Parts are independent (that is what the two functions promise their callers), so who runs
+/// which part does not change a bit.
+@usableFromInline
+final class LaneCrew: @unchecked Sendable {
+    private let condition = NSCondition()
+    /// Lanes waiting for parts to run (not running one now).
+    private var idle = 0
+    /// Lanes that have started and still run their pieces. A lane counts from its start, not from
+    /// the call: Dispatch may start a lane only when another has returned (more lanes than free
+    /// threads), and helpers must not wait for a lane that cannot start.
+    private var running = 0
+    /// Posted parts not yet all finished.
+    private var jobs: [Job] = []
+
+    private final class Job {
+        let count: Int
+        let body: (Int) -> Void
+        var next = 0, unfinished: Int
+        init(_ count: Int, _ body: @escaping (Int) -> Void) {
+            self.count = count
+            self.body = body
+            unfinished = count
+        }
+    }
+
+    /// A lane begins: until it runs out of pieces, helpers wait for its parts.
+    func laneStarts() {
+        condition.lock()
+        running += 1
+        condition.unlock()
+    }
+
+    static func of(_ lane: UnsafeRawPointer) -> LaneCrew? {
+        lane == UnsafeRawPointer(bitPattern: 1) ? nil : Unmanaged<LaneCrew>.fromOpaque(lane).takeUnretainedValue()
+    }
+
+    /// Lanes free to take a part now.
+    @usableFromInline
+    var idleLanes: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return idle
+    }
+
+    /// Runs `body(i)` for i in 0..<n: on this thread alone when no lane is idle, else with the
+    /// idle lanes, each taking the next i as it comes free. Returns when every i has run.
+    @usableFromInline
+    func share(_ n: Int, _ body: (Int) -> Void) {
+        condition.lock()
+        if idle == 0 {
+            condition.unlock()
+            for i in 0..<n { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let job = Job(n, body)
+            jobs.append(job)
+            condition.broadcast()
+            while job.next < job.count {
+                let i = job.next
+                job.next += 1
+                condition.unlock()
+                job.body(i)
+                condition.lock()
+                job.unfinished -= 1
+            }
+            while job.unfinished > 0 { condition.wait() }
+            jobs.removeAll { $0 === job }
+        }
+        condition.unlock()
+    }
+
+    /// Called by a lane that found no piece left: runs posted parts until no lane runs a piece.
+    func helpUntilEveryLaneIsDone() {
+        condition.lock()
+        running -= 1
+        idle += 1
+        condition.broadcast()
+        while true {
+            if let job = jobs.first(where: { $0.next < $0.count }) {
+                let i = job.next
+                job.next += 1
+                idle -= 1
+                condition.unlock()
+                job.body(i)
+                condition.lock()
+                idle += 1
+                job.unfinished -= 1
+                if job.unfinished == 0 { condition.broadcast() }
+            } else if running == 0 {
+                break
+            } else {
+                condition.wait()
+            }
+        }
+        idle -= 1
+        condition.unlock()
     }
 }
 
