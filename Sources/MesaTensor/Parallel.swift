@@ -182,7 +182,9 @@ final class LaneCrew: @unchecked Sendable {
 
     private final class Job {
         let count: Int
-        let body: (Int) -> Void
+        /// The poster's closure, set to nil (under the lock) once every part has run, before the
+        /// poster's `withoutActuallyEscaping` ends: a helper still holding the job then holds no closure.
+        var body: ((Int) -> Void)?
         var next = 0, unfinished: Int
         init(_ count: Int, _ body: @escaping (Int) -> Void) {
             self.count = count
@@ -228,11 +230,12 @@ final class LaneCrew: @unchecked Sendable {
                 let i = job.next
                 job.next += 1
                 condition.unlock()
-                job.body(i)
+                body(i)
                 condition.lock()
                 job.unfinished -= 1
             }
             while job.unfinished > 0 { condition.wait() }
+            job.body = nil
             jobs.removeAll { $0 === job }
         }
         condition.unlock()
@@ -245,12 +248,12 @@ final class LaneCrew: @unchecked Sendable {
         idle += 1
         condition.broadcast()
         while true {
-            if let job = jobs.first(where: { $0.next < $0.count }) {
+            if let job = jobs.first(where: { $0.next < $0.count }), let run = job.body {
                 let i = job.next
                 job.next += 1
                 idle -= 1
                 condition.unlock()
-                job.body(i)
+                run(i)
                 condition.lock()
                 idle += 1
                 job.unfinished -= 1
