@@ -35,7 +35,7 @@ import MesaTensor
     /// (Dispatch starts the second lane on a second thread unless every thread it has is busy, as
     /// when other tests hold them; then the pieces run one after another, nobody can help, and
     /// only the exactly-once part is checked.)
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func anIdleLaneTakesPartsOfTheLastPiece() {
         let log = Log()
         var sawWorkers = 0, lane0 = 0, concurrent = false
@@ -70,7 +70,7 @@ import MesaTensor
     }
 
     /// While every lane runs a piece, a kernel's parts stay on its own lane: one worker.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func busyLanesDoNotShare() {
         let log = Log()
         let started = Log()
@@ -97,7 +97,7 @@ import MesaTensor
     /// two-core machine: Dispatch may start a lane only after another has returned, and a helper
     /// waiting for a lane that has not started would wait forever): every element once, no
     /// deadlock, and a product computed inside helped lanes has the bits it has outside them.
-    @Test(.timeLimit(.minutes(1)))
+    @Test(.timeLimit(.minutes(10)))
     func nestedPartsAndTheSameBits() {
         var g = RandomStream(seed: 11, purpose: .experiment)
         let a = Tensor(shape: [8, 50, 40], of: Float.self) { d in for i in 0..<d.count { d[i] = Float(g.normal()) } }
