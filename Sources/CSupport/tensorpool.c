@@ -26,7 +26,7 @@ struct MesaBufferPool {
     long limitBytes; /* -1: read MESA_TENSOR_POOL_MIB on first use */
     unsigned long useClock;
     int poison;
-    long hits, misses;
+    long hits, misses, releases;
     pthread_mutex_t lock;
 };
 
@@ -62,6 +62,7 @@ static void releaseClassLocked(MesaBufferPool *pool, int i) {
     free(c->items);
     pool->classes[i] = pool->classes[pool->classCount - 1];
     pool->classCount -= 1;
+    pool->releases += 1;
 }
 
 /* The least recently used class other than the one of size `keep` (empty ones only when
@@ -175,6 +176,13 @@ long mesa_buffer_pool_hits(MesaBufferPool *pool) {
 long mesa_buffer_pool_misses(MesaBufferPool *pool) {
     pthread_mutex_lock(&pool->lock);
     long v = pool->misses;
+    pthread_mutex_unlock(&pool->lock);
+    return v;
+}
+
+long mesa_buffer_pool_releases(MesaBufferPool *pool) {
+    pthread_mutex_lock(&pool->lock);
+    long v = pool->releases;
     pthread_mutex_unlock(&pool->lock);
     return v;
 }

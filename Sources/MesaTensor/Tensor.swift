@@ -61,6 +61,9 @@ public final class TensorPool: @unchecked Sendable {
     /// Requests served from held buffers, and requests that took a fresh buffer from malloc.
     public var hits: Int { mesa_buffer_pool_hits(pool) }
     public var misses: Int { mesa_buffer_pool_misses(pool) }
+    /// Size classes released so far to stay within the limits (their buffers freed): the next
+    /// request of such a size is a miss whoever released it.
+    public var releases: Int { mesa_buffer_pool_releases(pool) }
     /// Fill every buffer handed out with NaN first (tests: nothing reads memory it did not write).
     public func setPoison(_ on: Bool) { mesa_buffer_pool_set_poison(pool, on ? 1 : 0) }
     /// A buffer of at least `bytes` bytes, 64-byte aligned, contents undefined.

@@ -29,13 +29,16 @@ import MesaTensor
         pool.give(y, 2048)          // held 3072
         pool.give(z, 2048)          // 5120 > 4096: class 1024 released → 4096
         #expect(pool.heldBytes == 4096)
+        #expect(pool.releases == 1)
         #expect(pool.take(1024) != y)  // a miss: the 1024 class is gone
         #expect(pool.misses == 4)
         let big = pool.take(8192)
         pool.give(big, 8192)        // larger than the limit: freed
         #expect(pool.heldBytes == 4096)
+        #expect(pool.releases == 1)  // a buffer freed, no class released
         pool.limitBytes = 2048      // lowering the limit releases a class
         #expect(pool.heldBytes == 0)
+        #expect(pool.releases == 2)
         #expect(pool.heldBytes <= pool.limitBytes)
     }
 

@@ -57,6 +57,8 @@ long mesa_buffer_pool_limit(MesaBufferPool *pool);
 long mesa_buffer_pool_held_bytes(MesaBufferPool *pool);
 long mesa_buffer_pool_hits(MesaBufferPool *pool);
 long mesa_buffer_pool_misses(MesaBufferPool *pool);
+/// Size classes released so far (at the limit of bytes or of classes, least recently used first).
+long mesa_buffer_pool_releases(MesaBufferPool *pool);
 /// When on, every buffer handed out is first filled with 0xFF bytes (NaN in every float), so a
 /// read before a write shows (tests).
 void mesa_buffer_pool_set_poison(MesaBufferPool *pool, int on);
