@@ -15,7 +15,7 @@ public enum Parallel {
     /// Number of worker threads: the cores, or MESA_THREADS when set, or the count of the innermost
     /// `withWorkers` scope in progress.
     public static var workers: Int {
-        if let lane = pthread_getspecific(serialKey) { return 1 + (LaneCrew.of(UnsafeRawPointer(lane))?.idleLanes ?? 0) }
+        if pthread_getspecific(serialKey) != nil { return 1 + (currentCrew?.idleLanes ?? 0) }
         overrideLock.lock()
         defer { overrideLock.unlock() }
         return override ?? defaultWorkers
@@ -226,19 +226,24 @@ final class LaneCrew: @unchecked Sendable {
             let job = Job(n, body)
             jobs.append(job)
             condition.broadcast()
-            while job.next < job.count {
-                let i = job.next
-                job.next += 1
-                condition.unlock()
-                body(i)
-                condition.lock()
-                job.unfinished -= 1
-            }
+            while job.next < job.count { runNextPart(of: job, body) }
             while job.unfinished > 0 { condition.wait() }
             job.body = nil
             jobs.removeAll { $0 === job }
         }
         condition.unlock()
+    }
+
+    /// With the lock held: claims `job`'s next part, runs it with the lock released, and counts it
+    /// done (waking the poster after the last one).
+    private func runNextPart(of job: Job, _ run: (Int) -> Void) {
+        let i = job.next
+        job.next += 1
+        condition.unlock()
+        run(i)
+        condition.lock()
+        job.unfinished -= 1
+        if job.unfinished == 0 { condition.broadcast() }
     }
 
     /// Called by a lane that found no piece left: runs posted parts until no lane runs a piece.
@@ -249,15 +254,9 @@ final class LaneCrew: @unchecked Sendable {
         condition.broadcast()
         while true {
             if let job = jobs.first(where: { $0.next < $0.count }), let run = job.body {
-                let i = job.next
-                job.next += 1
                 idle -= 1
-                condition.unlock()
-                run(i)
-                condition.lock()
+                runNextPart(of: job, run)
                 idle += 1
-                job.unfinished -= 1
-                if job.unfinished == 0 { condition.broadcast() }
             } else if running == 0 {
                 break
             } else {
