@@ -64,6 +64,11 @@ long mesa_buffer_pool_releases(MesaBufferPool *pool);
 void mesa_buffer_pool_set_poison(MesaBufferPool *pool, int on);
 
 
+/// Asks the caches for the `bytes` bytes from `p`, one line at a time, and returns at once (a hint:
+/// nothing is read, nothing changes): into L2 to be read (`forWrite` 0), or owned to be
+/// written (1, so that the stores after it find their lines instead of each waiting to fetch one).
+void mesa_prefetch(const void *p, long bytes, int forWrite);
+
 /// Whether this CPU (and OS) runs AVX-512 F/BW/DQ/VL with FMA: the mesa512_ kernels below may
 /// only be called when it says 1 (always 0 where the CPU is not x86-64).
 int mesa_cpu_has_avx512(void);
