@@ -34,6 +34,60 @@ static inline __mmask16 lanes(long n) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lines to ask the caches for while the kernels compute (mesa_prefetch_soon): the attention
+// layer's backward queues the next head's kept weights and the next sequence's [Q K V] rows, both
+// written by the forward long before and out of the cache, and each kernel below asks for a few of
+// the queued lines per block of rows ("drips"). Asked for all at once, 200–700 lines per head
+// filled the core's line-fill buffers and the loop that asked waited for memory as long as the
+// kernels would have (BENCHMARKS.md, "Stop 19"); a few per block overlap with the arithmetic.
+// Hints only: nothing is read or written, so no result changes. Per thread, at most four regions;
+// a fifth drops the oldest.
+
+enum { SOON_REGIONS = 4 };
+static _Thread_local struct {
+    const char *next[SOON_REGIONS], *end[SOON_REGIONS];
+    int first, count;
+} soon;
+
+void mesa_prefetch_soon(const void *p, long bytes) {
+    if (bytes <= 0) return;
+    if (soon.count == SOON_REGIONS) {
+        soon.first = (soon.first + 1) % SOON_REGIONS;
+        soon.count -= 1;
+    }
+    const int i = (soon.first + soon.count) % SOON_REGIONS;
+    soon.next[i] = (const char *)p;
+    soon.end[i] = (const char *)p + bytes;
+    soon.count += 1;
+}
+
+long mesa_prefetch_soon_pending(void) {
+    long lines = 0;
+    for (int k = 0; k < soon.count; k++) {
+        const int i = (soon.first + k) % SOON_REGIONS;
+        lines += (soon.end[i] - soon.next[i] + 63) / 64;
+    }
+    return lines;
+}
+
+void mesa_prefetch_soon_clear(void) { soon.count = 0; }
+
+/// Asks for up to `lines` of the queued lines (into L2), oldest region first.
+MESA_AVX512 MESA_INLINE void drip(int lines) {
+    while (lines > 0 && soon.count > 0) {
+        const int i = soon.first;
+        if (soon.next[i] >= soon.end[i]) {
+            soon.first = (i + 1) % SOON_REGIONS;
+            soon.count -= 1;
+            continue;
+        }
+        _mm_prefetch(soon.next[i], _MM_HINT_T1);
+        soon.next[i] += 64;
+        lines -= 1;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // S[t][t'] = scale · x_tᵀ y_{t'} for t' ≤ t, 0 otherwise. x: rows [T][dp], or any row stride xs
 // (only x[t][i] for i < d is read, one broadcast each); yT: [d][tp].
 
@@ -46,6 +100,7 @@ MESA_AVX512 MESA_INLINE void scoresRows(const float *x, long xs, const float *yT
     const long tp = ru8(t);
     const __m512 vs = _mm512_set1_ps(scale);
     for (long t0 = 0; t0 < t; t0 += 4) {
+        drip(6);
         const long end = lmin(t0 + 4, t);
         const float *x0 = x + t0 * xs, *x1 = x + lmin(t0 + 1, t - 1) * xs;
         const float *x2 = x + lmin(t0 + 2, t - 1) * xs, *x3 = x + lmin(t0 + 3, t - 1) * xs;
@@ -186,6 +241,7 @@ MESA_AVX512 MESA_INLINE void mixRows(const float *a, MixOperands o, long t, long
                                      const int scaled) {
     const long dp = ru8(d), tp = ru8(t);
     for (long t0 = 0; t0 < t; t0 += 4) {
+        drip(6);
         long c = 0;
         for (; dp - c > 32; c += 48) MIX_BLOCK(3);
         if (dp - c > 16) MIX_BLOCK(2);
@@ -284,6 +340,7 @@ MESA_AVX512 MESA_INLINE __m256 sum8x8(__m256 v[8]) {
 MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
     const long tp = ru8(t);
     for (long i0 = 0; i0 < t; i0 += 8) {
+        drip(8);
         const long rows = lmin(8, t - i0), covered = i0 + 8;
         float *base = a + i0 * tp;
         // Each row's lane maxima, r > m ? r : m, chunk by chunk across the group's rows: eight
@@ -338,6 +395,7 @@ MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
 MESA_AVX512 void mesa512_causal_softmax_backward_rows(const float *a, float *dA, long t) {
     const long tp = ru8(t);
     for (long i = 0; i < t; i++) {
+        drip(2);
         const float *ar = a + i * tp;
         float *dr = dA + i * tp;
         const long covered = ru8(i + 1);
@@ -413,6 +471,7 @@ MESA_AVX512 void mesa512_gather_transposed(const float *src, long stride, long t
                                                _mm512_set1_epi32((int)stride));
     const long dFull = d / 16 * 16;
     for (long r0 = 0; r0 < tp; r0 += 16) {
+        drip(8);
         const __mmask16 rows = lanes(t - r0), inPanel = lanes(tp - r0);
         const float *base = src + r0 * stride;
         long i = 0;
@@ -444,6 +503,9 @@ MESA_AVX512 void mesa512_scatter_rows(const float *src, long t, long d, float sc
 #else  // not x86-64: the portable Swift kernels always run.
 
 int mesa_cpu_has_avx512(void) { return 0; }
+void mesa_prefetch_soon(const void *p, long bytes) {}
+long mesa_prefetch_soon_pending(void) { return 0; }
+void mesa_prefetch_soon_clear(void) {}
 void mesa512_causal_scores(const float *x, const float *yT, long t, long d, float scale, float *out) {}
 void mesa512_causal_mix(const float *a, const float *v, long t, long d, float *out) {}
 void mesa512_causal_mix_transposed(const float *a, const float *g, long t, long d, float *out) {}

@@ -82,23 +82,3 @@ long mesa_tensor_allocated_byte_count(void) {
     return atomic_load_explicit(&mesa_tensor_allocated_bytes, memory_order_relaxed);
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("prfchw"))) static void prefetchForWrite(const char *p, long bytes) {
-    for (long o = 0; o < bytes; o += 64) __builtin_prefetch(p + o, 1, 3);
-}
-#endif
-
-void mesa_prefetch(const void *p, long bytes, int forWrite) {
-#if defined(__GNUC__) || defined(__clang__)
-    const char *c = (const char *)p;
-#if defined(__x86_64__)
-    if (forWrite) {
-        prefetchForWrite(c, bytes);
-        return;
-    }
-#endif
-    for (long o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 2);
-#else
-    (void)p; (void)bytes; (void)forWrite;
-#endif
-}

@@ -1,3 +1,4 @@
+import CSupport
 import Testing
 import MesaTensor
 import MesaNN
@@ -209,6 +210,41 @@ struct WideKernelTests {
             }
         }
         #expect(compared > 100_000)
+    }
+
+    /// The prefetch queue the backward fills (mesa_prefetch_soon): the kernels ask for its lines a
+    /// few per block of rows, oldest region first; a fifth region drops the oldest; the results
+    /// are the same bits with lines queued or not (hints only).
+    @Test func prefetchQueueDrainsWithoutChangingResults() {
+        mesa_prefetch_soon_clear()
+        defer { mesa_prefetch_soon_clear() }
+        var draws = Draws(state: 41)
+        let t = 50, tp = Self.roundUp8(t)
+        let scores = Self.lower(t, &draws, spread: 4), dA = Self.lower(t, &draws)
+        let weights = Self.softmaxRowsBothWays(scores, length: t).wide
+        let region = Buffer(64 * 1024), lines = 64 * 1024 * 4 / 64
+        func backward() -> Buffer {
+            let out = Buffer(t * tp)
+            out.copy(from: dA)
+            ScoreKernels.causalSoftmaxBackwardRows(wide: true, weights.p, out.p, length: t)
+            return out
+        }
+        let plain = backward()
+        #expect(mesa_prefetch_soon_pending() == 0)
+        mesa_prefetch_soon(region.p, 64 * 1024 * 4)
+        #expect(mesa_prefetch_soon_pending() == lines)
+        let queued = backward()
+        let asked = lines - mesa_prefetch_soon_pending()
+        #expect(asked > 0 && asked < lines, "the backward rows asked for \(asked) of \(lines) lines")
+        #expect(Self.firstDifference(plain, queued) == nil)
+        // Five regions of 1…5 lines: the first is dropped.
+        mesa_prefetch_soon_clear()
+        for k in 1...5 { mesa_prefetch_soon(region.p + 1024 * k, 64 * k) }
+        #expect(mesa_prefetch_soon_pending() == 2 + 3 + 4 + 5)
+        mesa_prefetch_soon(region.p, 0)
+        #expect(mesa_prefetch_soon_pending() == 2 + 3 + 4 + 5, "an empty region queues nothing")
+        _ = backward()
+        #expect(mesa_prefetch_soon_pending() == 0, "every queued line asked for")
     }
 
     /// The causal softmax rows of `scores` by the portable and by the AVX-512 kernel, each on its own copy.

@@ -64,10 +64,14 @@ long mesa_buffer_pool_releases(MesaBufferPool *pool);
 void mesa_buffer_pool_set_poison(MesaBufferPool *pool, int on);
 
 
-/// Asks the caches for the `bytes` bytes from `p`, one line at a time, and returns at once (a hint:
-/// nothing is read, nothing changes): into L2 to be read (`forWrite` 0), or owned to be
-/// written (1, so that the stores after it find their lines instead of each waiting to fetch one).
-void mesa_prefetch(const void *p, long bytes, int forWrite);
+/// Queues the `bytes` bytes from `p` for the score-core kernels below to ask the caches for (into
+/// L2), a few lines per block of rows while they compute (scorecore512.c). A hint: nothing is read
+/// or written. Per thread; at most four regions are queued (a fifth drops the oldest); without
+/// AVX-512 nothing is queued.
+void mesa_prefetch_soon(const void *p, long bytes);
+/// Lines this thread's queue still holds (tests), and emptying it.
+long mesa_prefetch_soon_pending(void);
+void mesa_prefetch_soon_clear(void);
 
 /// Whether this CPU (and OS) runs AVX-512 F/BW/DQ/VL with FMA: the mesa512_ kernels below may
 /// only be called when it says 1 (always 0 where the CPU is not x86-64).

@@ -284,15 +284,8 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
     func runCores(sequences b0: Int, _ b1: Int, scratch: UnsafeMutablePointer<S>) {
         let (t, tp, heads) = (s.length, s.paddedLength, s.heads)
         let buf = qkv.unsafeElements(as: S.self), out = o.unsafeElements(as: S.self)
-        let headBytes = t * tp * MemoryLayout<S>.stride
         for b in b0..<b1 {
-            // The next sequence's output rows and the next head's weights, owned before they are
-            // written (each store to a line not in the cache waits for it otherwise).
-            if b + 1 < b1 { mesa_prefetch(out + (b + 1) * t * s.hv, t * s.hv * MemoryLayout<S>.stride, 1) }
             for h in 0..<heads {
-                if keepWeights && (b + 1 < b1 || h + 1 < heads) {
-                    mesa_prefetch(weights.unsafeElements(as: S.self) + (b * heads + h + 1) * t * tp, headBytes, 1)
-                }
                 let record = CoreRecord<S>(
                     weights: keepWeights ? weights.unsafeElements(as: S.self) + (b * heads + h) * t * tp : nil,
                     vectors: keepVectors ? vectors.unsafeElements(as: S.self) + b * t * vectors.shape[2] + h * s.keySize : nil,
@@ -391,14 +384,14 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
         let headBytes = t * tp * MemoryLayout<S>.stride
         for b in b0..<b1 {
             let local = (b - b0) * t
-            // The next sequence's [Q K V E] rows and the next head's weights, kept by the forward
-            // and long out of the cache: asked for a head ahead.
-            if b + 1 < b1 {
-                mesa_prefetch(qkvRows + (b + 1) * t * s.qkvWidth, t * s.qkvWidth * MemoryLayout<S>.stride, 0)
-            }
             for h in 0..<heads {
+                // The next head's weights, then (once per sequence) the next sequence's [Q K V E]
+                // rows, kept by the forward and long out of the cache: asked for while this head computes.
                 if let weights, b + 1 < b1 || h + 1 < heads {
-                    mesa_prefetch(weights + (b * heads + h + 1) * t * tp, headBytes, 0)
+                    mesa_prefetch_soon(weights + (b * heads + h + 1) * t * tp, headBytes)
+                }
+                if h == 0 && b + 1 < b1 {
+                    mesa_prefetch_soon(qkvRows + (b + 1) * t * s.qkvWidth, t * s.qkvWidth * MemoryLayout<S>.stride)
                 }
                 core.backward(s.head(h, in: qkvRows + b * t * s.qkvWidth),
                               parameters: op.parameters.base + h * pp,
@@ -407,6 +400,7 @@ struct LayerBackwardPass<C: AttentionCore, S: TensorScalar> {
                               scratch: scratch, weights: weights.map { UnsafePointer($0 + (b * heads + h) * t * tp) })
             }
         }
+        mesa_prefetch_soon_clear()  // nothing of this tile left for the next kernels to ask for
     }
 
     /// Through the per-head L2 normalization of queries and keys, in place.
