@@ -271,14 +271,24 @@ MESA_AVX512 void mesa512_causal_mix_transposed_strided(const float *a, const flo
 }
 
 // ---------------------------------------------------------------------------------------------
-// Softmax rows. `fastExp(Float)` of MesaTensor's FastMath.swift, operation for operation (Swift's
-// max(x, c) is c >= x ? c : x, which is MAXPS(c, x); min(x, c) is c < x ? c : x, MINPS(c, x)).
+// Softmax rows. `fastExp(Float)` of MesaTensor's FastMath.swift, for the inputs a softmax row
+// gives it: x − max ≤ 0, or NaN. fastExp, operation for operation (Swift's max(x, c) is
+// c >= x ? c : x, which is MAXPS(c, x); min(x, c) is c < x ? c : x, MINPS(c, x)), is
+//   c = min(hi, max(lo, x)), n = round(c · log₂e), r = (c − n·C₁) − n·C₂,
+//   p = the degree-5 polynomial in r (multiply, then add), e = ((p·r)·r + r) + 1,
+//   y = e · 2ⁿ (2ⁿ built from its exponent bits), 0 where x < lo, ∞ where x > hi.
+// For x ≤ 0 or NaN four steps are shorter with the same results (checked on every such Float,
+// 2 155 872 256 inputs, by scripts/softmax-exp-check.sh): min(hi, ·) changes nothing and x > hi
+// never holds; n as an integer rounded to nearest even (CVTPS2DQ) and back is the ROUNDSCALE
+// result (|c · log₂e| < 127), and the integer's bits are what CVTTPS2DQ gave; and with
+// −126 ≤ n ≤ 0 the power of two is a normal Float, so SCALEFPS(e, n) is the one rounding of e · 2ⁿ
+// that the multiplication did. 25 operations instead of 31: 17% less time per vector.
+// `live` lanes only (the others 0).
 
-MESA_AVX512 MESA_INLINE __m512 exp16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-87.33654f), hi = _mm512_set1_ps(88.72283f);
-    const __m512 c = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(1.442695041f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+MESA_AVX512 MESA_INLINE __m512 expNonPositive16(__mmask16 live, __m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f);
+    const __m512 c = _mm512_max_ps(lo, x);
+    const __m512 n = _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(c, _mm512_set1_ps(1.442695041f))));
     __m512 r = _mm512_sub_ps(c, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
     r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
     __m512 p = _mm512_set1_ps(1.9875691500e-4f);
@@ -287,11 +297,9 @@ MESA_AVX512 MESA_INLINE __m512 exp16(__m512 x) {
     p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
     p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 er = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
-    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
-    const __m512 y = _mm512_mul_ps(er, _mm512_castsi512_ps(bits));
-    const __mmask16 below = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), above = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ);
-    return _mm512_mask_mov_ps(_mm512_mask_mov_ps(y, above, _mm512_set1_ps(INFINITY)), below, _mm512_setzero_ps());
+    const __m512 e = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
+    const __mmask16 notBelow = _mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ);
+    return _mm512_maskz_mov_ps(live & notBelow, _mm512_scalef_ps(e, n));
 }
 
 /// The Swift SIMD8 `sum()`: -0 + lane 0 + lane 1 + … in order.
@@ -367,8 +375,8 @@ MESA_AVX512 void mesa512_causal_softmax_rows(float *a, long t) {
             const int upper = c + 8 < covered;
             for (long k = 0; k < rows; k++) {
                 float *row = base + k * tp;
-                const __m512 e = _mm512_maskz_mov_ps(lanes(i0 + k + 1 - c),
-                                                     exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + c), _mm512_set1_ps(ms[k]))));
+                const __m512 e = expNonPositive16(lanes(i0 + k + 1 - c),
+                                                  _mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + c), _mm512_set1_ps(ms[k])));
                 _mm512_mask_storeu_ps(row + c, mk, e);
                 v[k] = _mm256_add_ps(v[k], _mm512_castps512_ps256(e));
                 if (upper) v[k] = _mm256_add_ps(v[k], _mm512_extractf32x8_ps(e, 1));
