@@ -142,9 +142,28 @@ public struct AttentionLayerShape {
 }
 
 extension Tensor {
-    /// Row-wise concatenation of matrices with equal column counts ([W_Q; W_K; W_V]).
+    /// Row-wise concatenation of matrices with equal column counts ([W_Q; W_K; W_V]): row-major
+    /// storage, so the parts' elements one after another. (Three transposes and a column
+    /// concatenation did this before, in both passes of every layer and micro-batch: 0.9% of a
+    /// one-thread softmax-7 run, BENCHMARKS.md "Stop 19".)
     static func stackRows(_ parts: [Tensor]) -> Tensor {
-        parts.count == 1 ? parts[0] : transpose(concatColumns(parts.map { transpose($0) }))
+        if parts.count == 1 { return parts[0] }
+        let columns = parts[0].shape[1]
+        precondition(parts.allSatisfy { $0.shape.count == 2 && $0.shape[1] == columns && $0.dtype == parts[0].dtype },
+                     "stackRows: parts \(parts.map(\.shape)) must be matrices with equal column counts and dtypes")
+        let rows = parts.reduce(0) { $0 + $1.shape[0] }
+        func stack<S: TensorScalar>(_: S.Type) -> Tensor {
+            Tensor(shape: [rows, columns], of: S.self) { out in
+                var offset = 0
+                for part in parts {
+                    part.withUnsafeBufferPointer(as: S.self) { p in
+                        (out.baseAddress! + offset).update(from: p.baseAddress!, count: p.count)
+                        offset += p.count
+                    }
+                }
+            }
+        }
+        return parts[0].dtype == .float32 ? stack(Float.self) : stack(Double.self)
     }
 }
 
