@@ -175,18 +175,25 @@ public struct AttentionLayerRecord: Sendable {
     /// what was asked for, not what a core's backward would read (softmax's weights A,
     /// [B, H, T, T₈], the largest buffer of an inference forward).
     public var forBackward: Bool
-    public init(weights: Bool = false, vectors: Bool = false, forBackward: Bool = true) {
+    /// False when nothing will read the saved [Q K V E] and O (no backward, no trace): they then
+    /// live one tile at a time in a worker's buffer, written and read in cache instead of as
+    /// whole-batch tensors in memory no cache holds, and `AttentionLayerSaved.qkv` and `.o` come
+    /// back empty.
+    public var keepsRows: Bool
+    public init(weights: Bool = false, vectors: Bool = false, forBackward: Bool = true, keepsRows: Bool = true) {
         self.weights = weights
         self.vectors = vectors
         self.forBackward = forBackward
+        self.keepsRows = keepsRows
     }
 }
 
 /// What the forward keeps: for the backward, and what was asked to be recorded.
 public struct AttentionLayerSaved {
-    /// [Q K V E] [B, T, 2H·d_k + H·d_v + H·e] (Q, K normalized when asked).
+    /// [Q K V E] [B, T, 2H·d_k + H·d_v + H·e] (Q, K normalized when asked); empty ([0]) when the
+    /// record said no one reads it (`AttentionLayerRecord.keepsRows`).
     public let qkv: Tensor
-    /// Head outputs O [B, T, H·d_v].
+    /// Head outputs O [B, T, H·d_v]; empty when `qkv` is.
     public let o: Tensor
     /// The norms s of each row's 2H query and key slices [B·T·2H], when normalized.
     public let norms: Tensor?
@@ -251,6 +258,8 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
     let op: LayerOperands<S>
     let qkv: Tensor, o: Tensor, norms: Tensor, weights: Tensor, vectors: Tensor, y: Tensor
     let keepWeights: Bool, keepVectors: Bool
+    /// Whether [Q K V E] and O are whole-batch tensors (else one tile at a time per worker).
+    let keepRows: Bool
 
     init(_ core: C, _ spec: AttentionSpec, _ s: AttentionLayerShape, _ i: AttentionLayerInputs, _ record: AttentionLayerRecord?) {
         self.core = core
@@ -264,18 +273,18 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
                  && Variable.gradientsEnabled && record?.forBackward != false)
                 || record?.weights == true)
         keepVectors = !C.tracedVectors.isEmpty && record?.vectors == true
+        keepRows = record?.keepsRows ?? true
         let rows = s.batch * s.length
-        qkv = Tensor(uninitializedShape: [s.batch, s.length, s.qkvWidth], dtype: S.dtype)
-        o = Tensor(uninitializedShape: [s.batch, s.length, s.hv], dtype: S.dtype)
+        qkv = Tensor(uninitializedShape: keepRows ? [s.batch, s.length, s.qkvWidth] : [0], dtype: S.dtype)
+        o = Tensor(uninitializedShape: keepRows ? [s.batch, s.length, s.hv] : [0], dtype: S.dtype)
         norms = Tensor(uninitializedShape: [spec.normalizeQueryKey ? rows * 2 * s.heads : 0], dtype: S.dtype)
         weights = Tensor(uninitializedShape: keepWeights ? [s.batch, s.heads, s.length, s.paddedLength] : [0], dtype: S.dtype)
         vectors = Tensor(uninitializedShape: [s.batch, s.length, keepVectors ? C.tracedVectors.count * s.hk : 0], dtype: S.dtype)
         y = Tensor(uninitializedShape: [s.batch, s.length, s.width], dtype: S.dtype)
     }
 
-    /// [Q K V E] of rows r0..<r0+n: one product from the shared input, or two.
-    func project(rows r0: Int, count n: Int) {
-        let buf = qkv.unsafeElements(as: S.self) + r0 * s.qkvWidth
+    /// [Q K V E] of rows r0..<r0+n into `buf` (row r0's place): one product from the shared input, or two.
+    func project(rows r0: Int, count n: Int, into buf: UnsafeMutablePointer<S>) {
         if s.sharedInput {
             S.gemm(transA: false, transB: true, m: n, n: s.qkvWidth, k: s.width, alpha: 1,
                    a: op.x.unsafeElements(as: S.self) + r0 * s.width, lda: s.width, b: op.wQK.unsafeElements(as: S.self),
@@ -290,35 +299,37 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
         }
     }
 
-    /// Per-head L2 normalization of the queries and keys of rows r0..<r0+n, in place.
-    func normalize(rows r0: Int, count n: Int) {
+    /// Per-head L2 normalization of the queries and keys of rows r0..<r0+n (at `buf`), in place.
+    func normalize(rows r0: Int, count n: Int, in buf: UnsafeMutablePointer<S>) {
         guard spec.normalizeQueryKey else { return }
-        let buf = qkv.unsafeElements(as: S.self), np = norms.unsafeElements(as: S.self)
-        for r in r0..<(r0 + n) {
-            normalizeSlices(buf + r * s.qkvWidth, count: 2 * s.heads, width: s.keySize, norms: np + r * 2 * s.heads)
+        let np = norms.unsafeElements(as: S.self)
+        for r in 0..<n {
+            normalizeSlices(buf + r * s.qkvWidth, count: 2 * s.heads, width: s.keySize, norms: np + (r0 + r) * 2 * s.heads)
         }
     }
 
-    /// The core on every (sequence, head) of sequences b0..<b1.
-    func runCores(sequences b0: Int, _ b1: Int, scratch: UnsafeMutablePointer<S>) {
+    /// The core on every (sequence, head) of sequences b0..<b1, their [Q K V E] rows at `buf` and
+    /// their O rows at `out` (sequence b0's place).
+    func runCores(sequences b0: Int, _ b1: Int, rows buf: UnsafeMutablePointer<S>, out: UnsafeMutablePointer<S>,
+                  scratch: UnsafeMutablePointer<S>) {
         let (t, tp, heads) = (s.length, s.paddedLength, s.heads)
-        let buf = qkv.unsafeElements(as: S.self), out = o.unsafeElements(as: S.self)
         for b in b0..<b1 {
+            let local = b - b0
             for h in 0..<heads {
                 let record = CoreRecord<S>(
                     weights: keepWeights ? weights.unsafeElements(as: S.self) + (b * heads + h) * t * tp : nil,
                     vectors: keepVectors ? vectors.unsafeElements(as: S.self) + b * t * vectors.shape[2] + h * s.keySize : nil,
                     vectorRowStride: vectors.shape[2], vectorSpacing: s.hk)
-                core.forward(s.head(h, in: buf + b * t * s.qkvWidth), parameters: op.parameters.base + h * s.parametersPerHead,
-                             out: out + b * t * s.hv + h * s.valueSize, outStride: s.hv, scratch: scratch, record: record)
+                core.forward(s.head(h, in: buf + local * t * s.qkvWidth), parameters: op.parameters.base + h * s.parametersPerHead,
+                             out: out + local * t * s.hv + h * s.valueSize, outStride: s.hv, scratch: scratch, record: record)
             }
         }
     }
 
-    /// Y = O Pᵀ for rows r0..<r0+n.
-    func projectOut(rows r0: Int, count n: Int) {
+    /// Y = O Pᵀ for rows r0..<r0+n (their O rows at `oRows`).
+    func projectOut(rows r0: Int, count n: Int, from oRows: UnsafeMutablePointer<S>) {
         S.gemm(transA: false, transB: true, m: n, n: s.width, k: s.hv, alpha: 1,
-               a: o.unsafeElements(as: S.self) + r0 * s.hv, lda: s.hv, b: op.p.unsafeElements(as: S.self), ldb: s.hv,
+               a: oRows, lda: s.hv, b: op.p.unsafeElements(as: S.self), ldb: s.hv,
                beta: 0, c: y.unsafeElements(as: S.self) + r0 * s.width, ldc: s.width)
     }
 
@@ -327,12 +338,19 @@ struct LayerForwardPass<C: AttentionCore, S: TensorScalar> {
             Parallel.forChunks(s.tiles, perWorker: 4) { tiles in
                 let scratch = WorkerScratch<S>(core.scratchCount(length: s.length, keySize: s.keySize, valueSize: s.valueSize))
                 core.prepare(scratch: scratch.base, length: s.length, keySize: s.keySize, valueSize: s.valueSize)
-                for tile in tiles {
-                    let b0 = tile * s.tile, b1 = min(s.batch, b0 + s.tile), r0 = b0 * s.length, n = (b1 - b0) * s.length
-                    project(rows: r0, count: n)
-                    normalize(rows: r0, count: n)
-                    runCores(sequences: b0, b1, scratch: scratch.base)
-                    projectOut(rows: r0, count: n)
+                // Without kept rows, one tile's [Q K V E] and O in a buffer of the pool (warm from the
+                // last call), reused tile after tile.
+                let tileCount = keepRows ? 0 : s.tile * s.length * (s.qkvWidth + s.hv)
+                TensorPool.shared.withScratch(S.self, count: tileCount) { tileRows in
+                    for tile in tiles {
+                        let b0 = tile * s.tile, b1 = min(s.batch, b0 + s.tile), r0 = b0 * s.length, n = (b1 - b0) * s.length
+                        let rows = keepRows ? qkv.unsafeElements(as: S.self) + r0 * s.qkvWidth : tileRows
+                        let oRows = keepRows ? o.unsafeElements(as: S.self) + r0 * s.hv : tileRows + s.tile * s.length * s.qkvWidth
+                        project(rows: r0, count: n, into: rows)
+                        normalize(rows: r0, count: n, in: rows)
+                        runCores(sequences: b0, b1, rows: rows, out: oRows, scratch: scratch.base)
+                        projectOut(rows: r0, count: n, from: oRows)
+                    }
                 }
             }
         }
@@ -556,6 +574,8 @@ public func attentionLayer(_ spec: AttentionSpec, _ x: Variable, queryKeyInput q
     // The same condition under which `Variable` keeps the pullback below.
     var what = record ?? AttentionLayerRecord()
     what.forBackward = Variable.gradientsEnabled && variables.contains { $0.requiresGrad }
+    // The rows are read by the backward, or by a trace (which passes a record or a `saved` callback).
+    what.keepsRows = what.forBackward || record != nil || savedOut != nil
     let (y, saved) = attentionLayerForward(spec, inputs, record: what)
     savedOut?(saved)
     return Variable(y, inputs: variables) { dy in
