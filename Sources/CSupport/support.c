@@ -81,4 +81,3 @@ long mesa_tensor_allocation_count(void) {
 long mesa_tensor_allocated_byte_count(void) {
     return atomic_load_explicit(&mesa_tensor_allocated_bytes, memory_order_relaxed);
 }
-

@@ -10,7 +10,8 @@ import MesaTensor
 //   Y = O Pᵀ
 // A tile is a few sequences (~512 rows), so its Q, K, V and their gradients stay in cache
 // between the products and the cores. The forward keeps [Q K V E] and O for the backward
-// (cheaper to store than to recompute); most cores recompute their T×T scores. When the
+// (cheaper to store than to recompute; an inference forward without a trace keeps neither, one
+// tile's in a reused buffer); most cores recompute their T×T scores. When the
 // query/key input is the residual stream itself, the projections are one product (and so
 // are their gradients). The composition of separate operations (`SelfAttention.composed`)
 // computes the same function and is the reference this is tested against.
