@@ -4,6 +4,7 @@
 # `scripts/softmax-exp-check.sh` builds scripts/softmax-exp/check.c with clang and runs it (about
 # 15 s), then times both in cache. Exit 1 if any result differs. Needs clang and an AVX-512 CPU.
 set -euo pipefail
+[ $# -eq 0 ] || { echo "usage: scripts/softmax-exp-check.sh (no arguments)" >&2; exit 64; }
 here=$(cd "$(dirname "$0")" && pwd)
 grep -q avx512f /proc/cpuinfo || { echo "softmax-exp-check: this CPU has no AVX-512" >&2; exit 69; }
 out=$(mktemp -d) run_pid=
