@@ -21,7 +21,7 @@ trap 'exit 143' TERM
 for f in gelu512.c scorecore512.c; do
     git -C "$root" show "$old:Sources/CSupport/$f" > "$out/old-$f" \
         || { echo "c-kernel-ab: no Sources/CSupport/$f at $old" >&2; exit 65; }
-    sed -i -E 's/\bmesa512_([a-z_]+)\(/old_\1(/g; s/\bmesa_cpu_has_avx512\b/old_cpu_has_avx512/g' "$out/old-$f"
+    sed -i -E 's/\bmesa512_([a-z_]+)\(/old_\1(/g; s/\bmesa_cpu_has_avx512\b/old_cpu_has_avx512/g; s/\bmesa_prefetch_soon/old_prefetch_soon/g' "$out/old-$f"
 done
 inc="$root/Sources/CSupport/include"
 clang -O2 -I"$inc" "$here/c-kernel-ab/driver.c" "$out/old-gelu512.c" "$out/old-scorecore512.c" \
