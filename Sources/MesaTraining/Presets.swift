@@ -53,8 +53,12 @@ public enum Presets {
             let model = ModelConfig(dimension: n, width: 4 * n, embedding: false,
                                     layers: Array(repeating: .linear, count: depth), heads: 4, keySize: 20,
                                     initStd: 2e-4)
+            // linear-2 steps in micro-batches of 16 sequences: what one of them keeps for its
+            // backward (~4 MiB) stays in the caches a core gets here (~4–8 MiB), and its step
+            // runs 5–14% faster than in pieces of 64 (BENCHMARKS.md, "Stop 20"). Deeper models keep
+            // more per sequence and measured no gain.
             return TrainConfig(preset: name, tokens: .constructed, model: reference(model), steps: 2000,
-                               schedule: referenceSchedule)
+                               schedule: referenceSchedule, microBatches: depth == 2 ? 16 : TrainConfig.defaultMicroBatches)
         case "softmax-7":
             return unconstructed(name, layers: Array(repeating: .softmax, count: 7))
         case "hybrid-mesa":

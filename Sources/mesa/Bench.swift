@@ -25,6 +25,10 @@ struct Bench: ParsableCommand {
     var scaling = false
     @Option(name: .customLong("scaling-out"), help: "Folder for --scaling's CSV files and figures.")
     var scalingOut = "results/bench-scaling"
+    @Option(name: .customLong("versus"), parsing: .singleValue,
+            help: ArgumentHelp("Time the configuration (A) against A with this field changed (B), step by step in one process: the median of the per-step ratios B / A (repeatable; the same value on both sides gives an A/A run, the noise floor).",
+                               valueName: "field=value"))
+    var versus: [String] = []
     @Option(name: .customLong("first-step-runs"), help: "Fresh `mesa train --steps 1` processes timed for the time to first step and peak memory (0: skip).")
     var firstStepRuns = 3
 
@@ -68,6 +72,22 @@ struct Bench: ParsableCommand {
         }
         if let tune {
             print(try PromptTuningBenchmark.run(config: options.config(), kind: tune, repeats: repeats).report)
+            return
+        }
+        if !versus.isEmpty {
+            let base = try options.config()
+            var variant = base
+            for a in versus {
+                guard let eq = a.firstIndex(of: "="), eq != a.startIndex else {
+                    throw CommandError("--versus expects field=value, got '\(a)'")
+                }
+                variant = try variant.setting(String(a[..<eq]), to: String(a[a.index(after: eq)...]))
+            }
+            try variant.validate()
+            let result = try VersusBenchmark.run(base: base, variant: variant, repeats: repeats) {
+                FileHandle.standardError.write(Data(("  " + $0 + "\n").utf8))
+            }
+            print(result.report)
             return
         }
         let result = try StepBenchmark.run(config: options.config(), repeats: repeats)

@@ -52,4 +52,32 @@ import MesaTraining
         #expect(r.pairs == 8 * ((100 + 50 + 1) / 2))
         #expect(r.fastCPU.count == 1 && r.fastCPU[0] > 0 && r.referenceCPU[0] > 0)
     }
+
+    /// `mesa bench --versus`: the changed fields are named, every timed repetition gives one step
+    /// per side, and the report's ratio is the median of the per-pair ratios (not the ratio of the
+    /// medians).
+    @Test func versusPairsStepsAndReportsTheMedianRatio() throws {
+        var base = try Presets.config("linear-1")
+        base.batchSize = 4
+        base.length = 6
+        var variant = base
+        variant.microBatches = 2
+        let r = try VersusBenchmark.run(base: base, variant: variant, repeats: 3, warmup: 1)
+        #expect(r.changes == ["microBatches: 4 → 2"])
+        #expect(r.baseSeconds.count == 3 && r.variantSeconds.count == 3 && r.baseCPU.count == 3)
+        #expect(r.baseSeconds.allSatisfy { $0 > 0 } && r.variantSeconds.allSatisfy { $0 > 0 })
+        #expect(r.ratios == zip(r.variantSeconds, r.baseSeconds).map { $0 / $1 })
+        let same = try VersusBenchmark.run(base: base, variant: base, repeats: 1, warmup: 0)
+        #expect(same.changes.isEmpty && same.report.contains("A/A"))
+
+        // Synthetic times: medians 20 and 18 ms (ratio of medians 0.9), but the pairs' ratios are
+        // 0.5, 1.2, 1.1, 0.8 and 1.0, whose median is 1.0.
+        let synthetic = VersusBenchmark(base: base, variant: variant,
+                                        baseSeconds: [0.040, 0.010, 0.020, 0.025, 0.018],
+                                        variantSeconds: [0.020, 0.012, 0.022, 0.020, 0.018],
+                                        baseCPU: [1, 1, 1, 1, 1], variantCPU: [2, 2, 2, 2, 2])
+        #expect(synthetic.report.contains("B / A, per pair        1.000 (quartiles 0.800–1.100, range 0.500–1.200)"))
+        #expect(synthetic.report.contains("B / A, CPU per pair    2.000"))
+        #expect(synthetic.report.contains("A                         20.00 ms"))
+    }
 }

@@ -110,12 +110,15 @@ import MesaTraining
     }
 
     /// The default chunk is a micro-batch: ⌈batch size / microBatches⌉ (64 for the presets'
-    /// 256 in 4 pieces), the whole batch with one piece, never 0.
+    /// 256 in 4 pieces, 16 for linear-2's 16 pieces), the whole batch with one piece, never 0.
     @Test func defaultChunkIsAMicroBatch() throws {
-        var c = try Presets.config("linear-2")
+        var c = try Presets.config("softmax-7")
         #expect((c.batchSize, c.microBatches) == (256, 4))
         #expect(Trainer.defaultEvaluationChunk(c) == 64)
         #expect(try Trainer(config: c).evaluationChunk == 64)
+        let linear2 = try Presets.config("linear-2")
+        #expect((linear2.batchSize, linear2.microBatches) == (256, 16))
+        #expect(try Trainer(config: linear2).evaluationChunk == 16)
         for (batch, parts, chunk) in [(10, 4, 3), (9, 4, 3), (8, 4, 2), (3, 4, 1), (256, 1, 256), (1, 1, 1)] {
             (c.batchSize, c.microBatches) = (batch, parts)
             #expect(Trainer.defaultEvaluationChunk(c) == chunk, "batch \(batch) in \(parts) pieces")
