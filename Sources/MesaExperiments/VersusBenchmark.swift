@@ -7,10 +7,10 @@ import MesaTraining
 /// (`mesa bench --versus field=value`): A, B in even repetitions and B, A in odd ones, so both see
 /// the same phases of a machine whose speed swings within minutes, and neither always runs first
 /// after the other's buffers. The figure to read is the median of the per-repetition ratios B / A:
-/// each ratio compares two steps taken milliseconds apart. For configuration-level questions
-/// (micro-batches, thread counts through `Parallel.withWorkers` are not among them) that
-/// `scripts/pair-ab.sh`, which compares whole processes seconds apart, resolves only to ~±10%.
-/// With the same configuration on both sides (an A/A run) the ratios show the noise floor.
+/// each ratio compares two steps taken milliseconds apart. It answers questions about the
+/// configuration (the micro-batch count, say; not the thread count, which is not a field of it),
+/// which `scripts/pair-ab.sh`, comparing whole processes seconds apart, resolves only to about
+/// ±10%. With the same configuration on both sides (an A/A run) the ratios show the noise floor.
 public struct VersusBenchmark {
     public let base: TrainConfig, variant: TrainConfig
     /// The fields that differ, "path: A → B" (empty for an A/A run).
