@@ -16,6 +16,9 @@ extension FindingF2 {
         if c.steps != paper.steps { differences.append("\(c.steps) training steps instead of \(paper.steps)") }
         if c.batchSize != paper.batchSize { differences.append("batch \(c.batchSize) instead of \(paper.batchSize)") }
         if c.length != paper.length { differences.append("sequences of \(c.length) instead of \(paper.length)") }
+        if c.microBatches != paper.microBatches {
+            differences.append("linear-\(results[0].depth)'s gradient summed over \(c.microBatches) micro-batches instead of \(paper.microBatches)")
+        }
         if c.schedule != paper.schedule {
             differences.append("learning rate peak \(c.schedule.peak), warm-up \(c.schedule.warmupSteps), cosine horizon \(c.schedule.horizon) instead of \(paper.schedule.peak), \(paper.schedule.warmupSteps), \(paper.schedule.horizon)")
         }

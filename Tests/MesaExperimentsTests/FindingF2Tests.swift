@@ -11,6 +11,15 @@ import MesaExperiments
 
     func holds(_ m: FindingF2.Measured) -> [Bool] { FindingF2.claims(m).map(\.holds) }
 
+    /// The paper profile trains linear-2 as its preset does, in 16 micro-batches of 16 sequences;
+    /// the quick profile's batch of 64 in 4 (pieces of 16 again), and linear-4 keeps 4 in both.
+    @Test func microBatchesPerProfile() throws {
+        #expect(try FindingF2.config(depth: 2, profile: "paper", seed: 0).microBatches == 16)
+        #expect(try FindingF2.config(depth: 2, profile: "quick", seed: 0).microBatches == 4)
+        #expect(try FindingF2.config(depth: 4, profile: "paper", seed: 0).microBatches == 4)
+        #expect(try FindingF2.config(depth: 4, profile: "quick", seed: 0).microBatches == 4)
+    }
+
     @Test func claimsHoldAndFailAtTheirThresholds() {
         // depth, then (Prop-2, CompressedAlg) per depth, then the LSQ–GD-1 bracket.
         #expect(holds(Self.good) == Array(repeating: true, count: 8))
