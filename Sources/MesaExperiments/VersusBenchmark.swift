@@ -70,23 +70,20 @@ public struct VersusBenchmark {
     /// B / A of each repetition, CPU time.
     public var cpuRatios: [Double] { zip(variantCPU, baseCPU).map { $0 / $1 } }
 
+    /// The middle of the sorted values, or the mean of the two middle ones (the default 20 pairs
+    /// are even; `StepBenchmark.median` takes the upper one).
     static func median(_ x: [Double]) -> Double {
         let s = x.sorted(), n = s.count
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
     }
 
-    static func quartiles(_ x: [Double]) -> (Double, Double) {
-        let s = x.sorted()
-        return (s[s.count / 4], s[min(s.count - 1, 3 * s.count / 4)])
-    }
-
     public var report: String {
         func ms(_ x: [Double]) -> String {
-            let (q1, q3) = Self.quartiles(x)
+            let (q1, q3) = StepBenchmark.quartiles(x)
             return String(format: "%8.2f ms (quartiles %.2f–%.2f)", Self.median(x) * 1e3, q1 * 1e3, q3 * 1e3)
         }
         func ratio(_ x: [Double]) -> String {
-            let (q1, q3) = Self.quartiles(x)
+            let (q1, q3) = StepBenchmark.quartiles(x)
             return String(format: "%.3f (quartiles %.3f–%.3f, range %.3f–%.3f)", Self.median(x), q1, q3, x.min()!, x.max()!)
         }
         let what = changes.isEmpty ? "the same configuration on both sides (A/A: the ratios show the noise)"
