@@ -16,8 +16,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 run() { "$@" & pid=$!; wait "$pid"; pid=; }
 inc="$here/../Sources/CSupport/include" core="$here/../Sources/CSupport/scorecore512.c"
-clang -O2 -ffp-contract=off -I"$inc" "$here/score-lanes/forward.c" "$here/score-lanes/lanes.c" "$core" -lm -o "$out/forward"
-clang -O2 -ffp-contract=off -DLANES_TIMING -I"$inc" "$here/score-lanes/forward.c" "$here/score-lanes/lanes.c" "$core" -lm \
+clang -O2 -ffp-contract=off -I"$inc" "$here/score-lanes/forward.c" "$here/score-lanes/lanes.c" -lm -o "$out/forward"
+clang -O2 -ffp-contract=off -DLANES_TIMING -I"$inc" "$here/score-lanes/forward.c" "$here/score-lanes/lanes.c" -lm \
     -o "$out/sections"
 clang -O2 -ffp-contract=off -I"$inc" "$here/score-lanes/backward.c" "$core" -lm -o "$out/backward"
 echo "forward, A in a row buffer:"; run "$out/forward" "$reps"

@@ -5,11 +5,13 @@
 // ([t][d][16]) first and the output rows transposed back. Rows in blocks of four: scores 4 rows × 6
 // columns per block, softmax row by row (eight partial sums, as the 8-lane sums of the per-head
 // kernel), mix 4 rows × 5 value columns per block.
-#pragma clang fp contract(off)
-#include <immintrin.h>
-#include <math.h>
-#ifdef LANES_TIMING
+//
+// scorecore512.c itself is compiled into this file: its exp (expNonPositive16), its 16 × 16 transpose
+// (transpose16) and lane masks (lanes) are the ones used here, and its per-head kernels are what the
+// harness compares with.
+#include "../../Sources/CSupport/scorecore512.c"
 #include <x86intrin.h>
+#ifdef LANES_TIMING
 unsigned long long sec[6];
 #define TICK(i) do { unsigned long long _n = __rdtsc(); sec[i] += _n - _t; _t = _n; } while (0)
 #define TICK0 unsigned long long _t = __rdtsc()
@@ -17,50 +19,6 @@ unsigned long long sec[6];
 #define TICK(i)
 #define TICK0
 #endif
-#define MESA_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
-#define MESA_INLINE static inline __attribute__((always_inline))
-
-MESA_AVX512 MESA_INLINE __m512 expNP(__mmask16 live, __m512 x) {
-    const __m512 lo = _mm512_set1_ps(-87.33654f);
-    const __m512 c = _mm512_max_ps(lo, x);
-    const __m512 n = _mm512_cvtepi32_ps(_mm512_cvtps_epi32(_mm512_mul_ps(c, _mm512_set1_ps(1.442695041f))));
-    __m512 r = _mm512_sub_ps(c, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(-2.12194440e-4f)));
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 e = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
-    const __mmask16 notBelow = _mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ);
-    return _mm512_maskz_mov_ps(live & notBelow, _mm512_scalef_ps(e, n));
-}
-
-MESA_AVX512 MESA_INLINE void tr16(__m512 m[16]) {
-    __m512 t[16], u[16];
-    for (int p = 0; p < 8; p++) {
-        t[2 * p] = _mm512_unpacklo_ps(m[2 * p], m[2 * p + 1]);
-        t[2 * p + 1] = _mm512_unpackhi_ps(m[2 * p], m[2 * p + 1]);
-    }
-    for (int g = 0; g < 4; g++) {
-        u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-    }
-    for (int j = 0; j < 4; j++) {
-        const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
-        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
-        const __m512 v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
-        m[j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-        m[8 + j] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-        m[4 + j] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-        m[12 + j] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
-    }
-}
-
-static inline __mmask16 lanesN(long n) { return n <= 0 ? 0 : n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1); }
 
 // The 4×4 grid of 128-bit blocks of y[0..3] transposed: afterwards y[c] block m = old y[m] block c.
 MESA_AVX512 MESA_INLINE void blocks4(__m512 y[4]) {
@@ -75,9 +33,9 @@ MESA_AVX512 MESA_INLINE void loadLanes(const float *const src[16], long d, float
     long c0 = 0;
     for (; d - c0 > 4; c0 += 16) {
         __m512 m[16];
-        const __mmask16 k = lanesN(d - c0);
+        const __mmask16 k = lanes(d - c0);
         for (int p = 0; p < 16; p++) m[p] = _mm512_maskz_loadu_ps(k, src[p] + c0);
-        tr16(m);
+        transpose16(m);
         for (long c = 0; c < 16 && c0 + c < d; c++) _mm512_store_ps(dst + (c0 + c) * 16, m[c]);
     }
     if (c0 < d) {
@@ -86,7 +44,7 @@ MESA_AVX512 MESA_INLINE void loadLanes(const float *const src[16], long d, float
         __m512 y[4];
         for (int m = 0; m < 4; m++) {
             __m512 x = _mm512_setzero_ps();
-            for (int j = 0; j < 4; j++) x = _mm512_mask_loadu_ps(x, (__mmask16)(lanesN(w) << (4 * j)), src[4 * m + j] + c0 - 4 * j);
+            for (int j = 0; j < 4; j++) x = _mm512_mask_loadu_ps(x, (__mmask16)(lanes(w) << (4 * j)), src[4 * m + j] + c0 - 4 * j);
             y[m] = _mm512_permutexvar_ps(idx, x);
         }
         blocks4(y);
@@ -98,9 +56,9 @@ MESA_AVX512 MESA_INLINE void storeLanes(const float *src, long d, int pairs, flo
     long c0 = 0;
     for (; d - c0 > 4; c0 += 16) {
         __m512 m[16];
-        const __mmask16 k = lanesN(d - c0);
+        const __mmask16 k = lanes(d - c0);
         for (int c = 0; c < 16; c++) m[c] = c0 + c < d ? _mm512_load_ps(src + (c0 + c) * 16) : _mm512_setzero_ps();
-        tr16(m);
+        transpose16(m);
         for (int p = 0; p < pairs; p++) _mm512_mask_storeu_ps(dst[p] + c0, k, m[p]);
     }
     if (c0 < d) {
@@ -112,13 +70,13 @@ MESA_AVX512 MESA_INLINE void storeLanes(const float *src, long d, int pairs, flo
         for (int m = 0; m < 4; m++) {
             const __m512 x = _mm512_permutexvar_ps(idx, y[m]);
             for (int j = 0; j < 4; j++)
-                if (4 * m + j < pairs) _mm512_mask_storeu_ps(dst[4 * m + j] + c0 - 4 * j, (__mmask16)(lanesN(w) << (4 * j)), x);
+                if (4 * m + j < pairs) _mm512_mask_storeu_ps(dst[4 * m + j] + c0 - 4 * j, (__mmask16)(lanes(w) << (4 * j)), x);
         }
     }
 }
 
 // Scores of rows r0..r0+3 (row index clamped to last) against columns s0..s0+NJ-1 (clamped to lastCol), lanes.
-MESA_AVX512 MESA_INLINE void scoreBlock(const float *Q, const float *K, long dk, long r0, long last, long s0, long lastCol,
+MESA_AVX512 MESA_INLINE void laneScoreBlock(const float *Q, const float *K, long dk, long r0, long last, long s0, long lastCol,
                                         const int NJ, __m512 acc[4][6]) {
     const float *q[4], *k[6];
     for (int i = 0; i < 4; i++) { long r = r0 + i; if (r > last) r = last; q[i] = Q + r * dk * 16; }
@@ -135,7 +93,7 @@ MESA_AVX512 MESA_INLINE void scoreBlock(const float *Q, const float *K, long dk,
 }
 
 // out rows r0..r0+3: o[i][c] = Σ_{s < end} A_i[s] V[s][c0 + c] (A_i[s] = 0 past row r0 + i), NC columns.
-MESA_AVX512 MESA_INLINE void mixBlockN(float *const A[4], long r0, long end, const float *V, long dv, long c0,
+MESA_AVX512 MESA_INLINE void laneMixBlockN(float *const A[4], long r0, long end, const float *V, long dv, long c0,
                                        const int NC, __m512 o[4][6]) {
     __m512 acc[4][6];
     for (int i = 0; i < 4; i++) for (int j = 0; j < NC; j++) acc[i][j] = _mm512_setzero_ps();
@@ -160,30 +118,30 @@ MESA_AVX512 MESA_INLINE void mixBlockN(float *const A[4], long r0, long end, con
     for (int i = 0; i < 4; i++) for (int j = 0; j < NC; j++) o[i][j] = acc[i][j];
 }
 
-MESA_AVX512 MESA_INLINE void mixBlock(float *const A[4], long r0, long end, const float *V, long dv, long c0, int nc,
+MESA_AVX512 MESA_INLINE void laneMixBlock(float *const A[4], long r0, long end, const float *V, long dv, long c0, int nc,
                                       __m512 o[4][6]) {
     switch (nc) {
-    case 6: mixBlockN(A, r0, end, V, dv, c0, 6, o); break;
-    case 5: mixBlockN(A, r0, end, V, dv, c0, 5, o); break;
-    case 4: mixBlockN(A, r0, end, V, dv, c0, 4, o); break;
-    case 3: mixBlockN(A, r0, end, V, dv, c0, 3, o); break;
-    case 2: mixBlockN(A, r0, end, V, dv, c0, 2, o); break;
-    default: mixBlockN(A, r0, end, V, dv, c0, 1, o); break;
+    case 6: laneMixBlockN(A, r0, end, V, dv, c0, 6, o); break;
+    case 5: laneMixBlockN(A, r0, end, V, dv, c0, 5, o); break;
+    case 4: laneMixBlockN(A, r0, end, V, dv, c0, 4, o); break;
+    case 3: laneMixBlockN(A, r0, end, V, dv, c0, 3, o); break;
+    case 2: laneMixBlockN(A, r0, end, V, dv, c0, 2, o); break;
+    default: laneMixBlockN(A, r0, end, V, dv, c0, 1, o); break;
     }
 }
 
-MESA_AVX512 MESA_INLINE void softmaxRow(float *A, long r, __m512 m) {
+MESA_AVX512 MESA_INLINE void laneSoftmaxRow(float *A, long r, __m512 m) {
     __m512 P[8];
     for (int l = 0; l < 8; l++) P[l] = _mm512_setzero_ps();
     long s = 0;
     for (; s + 8 <= r + 1; s += 8)
         for (int l = 0; l < 8; l++) {
-            const __m512 e = expNP(0xFFFF, _mm512_sub_ps(_mm512_load_ps(A + (s + l) * 16), m));
+            const __m512 e = expNonPositive16(0xFFFF, _mm512_sub_ps(_mm512_load_ps(A + (s + l) * 16), m));
             _mm512_store_ps(A + (s + l) * 16, e);
             P[l] = _mm512_add_ps(P[l], e);
         }
     for (int l = 0; s + l <= r; l++) {
-        const __m512 e = expNP(0xFFFF, _mm512_sub_ps(_mm512_load_ps(A + (s + l) * 16), m));
+        const __m512 e = expNonPositive16(0xFFFF, _mm512_sub_ps(_mm512_load_ps(A + (s + l) * 16), m));
         _mm512_store_ps(A + (s + l) * 16, e);
         P[l] = _mm512_add_ps(P[l], e);
     }
@@ -223,7 +181,7 @@ MESA_AVX512 void lanes_forward(const float *rows, const long *off, int pairs, lo
         for (int i = 0; i < 4; i++) m[i] = _mm512_set1_ps(-INFINITY);
         for (long s0 = 0; s0 < end; s0 += 6) {
             __m512 acc[4][6];
-            scoreBlock(Ql, Kl, dk, r0, t - 1, s0, end - 1, 6, acc);
+            laneScoreBlock(Ql, Kl, dk, r0, t - 1, s0, end - 1, 6, acc);
             for (int i = 0; i < 4 && r0 + i < t; i++)
                 for (int j = 0; j < 6 && s0 + j <= r0 + i; j++) {
                     const __m512 x = _mm512_mul_ps(acc[i][j], vs);
@@ -233,12 +191,12 @@ MESA_AVX512 void lanes_forward(const float *rows, const long *off, int pairs, lo
         }
         TICK(1);
         if (softmax)
-            for (int i = 0; i < 4 && r0 + i < t; i++) softmaxRow(A[i], r0 + i, m[i]);
+            for (int i = 0; i < 4 && r0 + i < t; i++) laneSoftmaxRow(A[i], r0 + i, m[i]);
         TICK(2);
         for (long c0 = 0; c0 < dv; c0 += 5) {
             const int nc = dv - c0 < 5 ? (int)(dv - c0) : 5;
             __m512 ov[4][6];
-            mixBlock(A, r0, end, Vl, dv, c0, nc, ov);
+            laneMixBlock(A, r0, end, Vl, dv, c0, nc, ov);
             for (int i = 0; i < 4; i++) for (int j = 0; j < nc; j++) _mm512_store_ps(ol + (i * dv + c0 + j) * 16, ov[i][j]);
         }
         TICK(3);
