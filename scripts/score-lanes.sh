@@ -6,8 +6,12 @@
 # elements whose bits differ (0 expected), lanes.c's time by section, and the per-head backward
 # kernel by kernel. Needs clang and an AVX-512 CPU.
 set -euo pipefail
+usage="usage: scripts/score-lanes.sh [REPS ≥ 1]"
+[ $# -le 1 ] || { echo "$usage" >&2; exit 64; }
 reps=${1:-200}
-case $reps in ''|*[!0-9]*|0) echo "usage: scripts/score-lanes.sh [REPS ≥ 1]" >&2; exit 64 ;; esac
+case $reps in ''|*[!0-9]*|0) echo "score-lanes: REPS must be a positive integer, got '$reps' ($usage)" >&2; exit 64 ;; esac
+command -v clang >/dev/null || { echo "score-lanes: clang is not installed" >&2; exit 69; }
+grep -qw avx512f /proc/cpuinfo 2>/dev/null || { echo "score-lanes: needs an AVX-512 CPU" >&2; exit 69; }
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d) pid=
 # Each program runs in the background and is waited for, so that Ctrl-C or SIGTERM stops it too.
