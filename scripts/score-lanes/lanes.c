@@ -121,7 +121,6 @@ MESA_AVX512 MESA_INLINE void laneMixBlockN(float *const A[4], long r0, long end,
 MESA_AVX512 MESA_INLINE void laneMixBlock(float *const A[4], long r0, long end, const float *V, long dv, long c0, int nc,
                                       __m512 o[4][6]) {
     switch (nc) {
-    case 6: laneMixBlockN(A, r0, end, V, dv, c0, 6, o); break;
     case 5: laneMixBlockN(A, r0, end, V, dv, c0, 5, o); break;
     case 4: laneMixBlockN(A, r0, end, V, dv, c0, 4, o); break;
     case 3: laneMixBlockN(A, r0, end, V, dv, c0, 3, o); break;
