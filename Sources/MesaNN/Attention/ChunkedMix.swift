@@ -91,7 +91,7 @@ struct ChunkPanels<S: TensorScalar> {
 
 /// out[r] = outScale · out[r] + f_r · Σ_{s<k} coef[r·coefStride + s] · mat[s]   for r < m, with
 /// f_r = rowScale[r] (1 when nil); rows of `mat` and `out` [·][ep], e ≤ ep = e rounded up to 8.
-/// 4 rows × up to 3 vectors of columns in registers (the shape of `causalMix`, unmasked).
+/// 4 rows × up to 3 vectors of columns in registers (`FourRowSums`, as in `causalMix`, unmasked).
 @inline(__always)
 func denseAccumulate<S: TensorScalar>(coef: UnsafePointer<S>, coefStride: Int, rows m: Int, inner k: Int,
                                       mat: UnsafePointer<S>, width e: Int, rowScale: UnsafePointer<S>?, outScale: S,
@@ -103,30 +103,15 @@ func denseAccumulate<S: TensorScalar>(coef: UnsafePointer<S>, coefStride: Int, r
         var c = 0
         while c < ep {
             let w = min(3, (ep - c) / 8)
-            var a00 = Vec<S>(), a01 = Vec<S>(), a02 = Vec<S>()
-            var a10 = Vec<S>(), a11 = Vec<S>(), a12 = Vec<S>()
-            var a20 = Vec<S>(), a21 = Vec<S>(), a22 = Vec<S>()
-            var a30 = Vec<S>(), a31 = Vec<S>(), a32 = Vec<S>()
-            for s in 0..<k {
-                let mr = mat + s * ep + c
-                let v0 = loadVec(mr)
-                let v1 = w > 1 ? loadVec(mr + 8) : Vec<S>()
-                let v2 = w > 2 ? loadVec(mr + 16) : Vec<S>()
-                let x0 = Vec(repeating: coef[r0 * coefStride + s]), x1 = Vec(repeating: coef[r1 * coefStride + s])
-                let x2 = Vec(repeating: coef[r2 * coefStride + s]), x3 = Vec(repeating: coef[r3 * coefStride + s])
-                a00 = a00.addingProduct(x0, v0); a01 = a01.addingProduct(x0, v1); a02 = a02.addingProduct(x0, v2)
-                a10 = a10.addingProduct(x1, v0); a11 = a11.addingProduct(x1, v1); a12 = a12.addingProduct(x1, v2)
-                a20 = a20.addingProduct(x2, v0); a21 = a21.addingProduct(x2, v1); a22 = a22.addingProduct(x2, v2)
-                a30 = a30.addingProduct(x3, v0); a31 = a31.addingProduct(x3, v1); a32 = a32.addingProduct(x3, v2)
+            let sums = FourRowSums(0..<k, rows: mat + c, stride: ep, vectors: w) { s in
+                (coef[r0 * coefStride + s], coef[r1 * coefStride + s], coef[r2 * coefStride + s], coef[r3 * coefStride + s])
             }
-            func put(_ r: Int, _ x0: Vec<S>, _ x1: Vec<S>, _ x2: Vec<S>) {
-                guard r < m else { return }
-                let f = Vec<S>(repeating: rowScale?[r] ?? 1), o = Vec<S>(repeating: outScale), row = out + r * ep + c
-                storeVec((loadVec(row) * o).addingProduct(f, x0), row)
-                if w > 1 { storeVec((loadVec(row + 8) * o).addingProduct(f, x1), row + 8) }
-                if w > 2 { storeVec((loadVec(row + 16) * o).addingProduct(f, x2), row + 16) }
+            sums.forEachRow { r, sum in
+                guard r0 + r < m else { return }
+                let f = Vec<S>(repeating: rowScale?[r0 + r] ?? 1), o = Vec<S>(repeating: outScale)
+                let row = out + (r0 + r) * ep + c
+                sum.forEachVector(w) { x, j in storeVec((loadVec(row + j) * o).addingProduct(f, x), row + j) }
             }
-            put(r0, a00, a01, a02); put(r0 + 1, a10, a11, a12); put(r0 + 2, a20, a21, a22); put(r0 + 3, a30, a31, a32)
             c += 8 * w
         }
         r0 += 4

@@ -169,6 +169,49 @@ func causalScores<S: TensorScalar>(x: UnsafePointer<S>, yT: UnsafePointer<S>, le
     }
 }
 
+/// The register block of every mix here (`causalMix`, `causalMixTransposed`, `denseAccumulate`):
+/// for four rows r = 0…3, Σ_s w_r(s) · m_s over s in `inner`, in increasing s, one FMA per term,
+/// on up to three 8-wide vectors of columns (12 accumulators); m_s = rows + s · stride. The
+/// mixes differ only in which s run, where the weights w(s) = (w_0(s), …, w_3(s)) come from and
+/// how the block is stored.
+struct FourRowSums<S: TensorScalar> {
+    struct Row {
+        var v0 = Vec<S>(), v1 = Vec<S>(), v2 = Vec<S>()
+
+        @inline(__always)
+        mutating func add(_ x: S, _ m0: Vec<S>, _ m1: Vec<S>, _ m2: Vec<S>) {
+            let xv = Vec(repeating: x)
+            v0 = v0.addingProduct(xv, m0); v1 = v1.addingProduct(xv, m1); v2 = v2.addingProduct(xv, m2)
+        }
+
+        /// body(vector, column offset) for the first `w` vectors.
+        @inline(__always)
+        func forEachVector(_ w: Int, _ body: (Vec<S>, Int) -> Void) {
+            body(v0, 0)
+            if w > 1 { body(v1, 8) }
+            if w > 2 { body(v2, 16) }
+        }
+
+        @inline(__always)
+        func store(_ p: UnsafeMutablePointer<S>, vectors w: Int) { forEachVector(w) { v, c in storeVec(v, p + c) } }
+    }
+
+    var r0 = Row(), r1 = Row(), r2 = Row(), r3 = Row()
+
+    @inline(__always)
+    init(_ inner: Range<Int>, rows: UnsafePointer<S>, stride: Int, vectors w: Int, weights: (Int) -> (S, S, S, S)) {
+        for s in inner {
+            let m = rows + s * stride
+            let m0 = loadVec(m), m1 = w > 1 ? loadVec(m + 8) : Vec<S>(), m2 = w > 2 ? loadVec(m + 16) : Vec<S>()
+            let (x0, x1, x2, x3) = weights(s)
+            r0.add(x0, m0, m1, m2); r1.add(x1, m0, m1, m2); r2.add(x2, m0, m1, m2); r3.add(x3, m0, m1, m2)
+        }
+    }
+
+    @inline(__always)
+    func forEachRow(_ body: (Int, Row) -> Void) { body(0, r0); body(1, r1); body(2, r2); body(3, r3) }
+}
+
 /// out[t] = Σ_{t' ≤ t} A[t][t'] v_{t'}: A [T][tp] (zero above the diagonal), v rows [T][dp].
 @inline(__always)
 func causalMix<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, length t: Int, width d: Int,
@@ -184,31 +227,13 @@ func causalMix<S: TensorScalar>(_ a: UnsafePointer<S>, _ v: UnsafePointer<S>, le
         let end = min(t0 + 4, t)
         var c = 0
         while c < dp {
-            // Up to three vectors of columns per row: 12 accumulators.
             let w = min(3, (dp - c) / 8)
-            var a00 = Vec<S>(), a01 = Vec<S>(), a02 = Vec<S>()
-            var a10 = Vec<S>(), a11 = Vec<S>(), a12 = Vec<S>()
-            var a20 = Vec<S>(), a21 = Vec<S>(), a22 = Vec<S>()
-            var a30 = Vec<S>(), a31 = Vec<S>(), a32 = Vec<S>()
-            for s in 0..<end {
-                let vr = v + s * dp + c
-                let v0 = loadVec(vr)
-                let v1 = w > 1 ? loadVec(vr + 8) : Vec<S>()
-                let v2 = w > 2 ? loadVec(vr + 16) : Vec<S>()
-                let x0 = Vec(repeating: a[t0 * tp + s]), x1 = Vec(repeating: a[r1 * tp + s])
-                let x2 = Vec(repeating: a[r2 * tp + s]), x3 = Vec(repeating: a[r3 * tp + s])
-                a00 = a00.addingProduct(x0, v0); a01 = a01.addingProduct(x0, v1); a02 = a02.addingProduct(x0, v2)
-                a10 = a10.addingProduct(x1, v0); a11 = a11.addingProduct(x1, v1); a12 = a12.addingProduct(x1, v2)
-                a20 = a20.addingProduct(x2, v0); a21 = a21.addingProduct(x2, v1); a22 = a22.addingProduct(x2, v2)
-                a30 = a30.addingProduct(x3, v0); a31 = a31.addingProduct(x3, v1); a32 = a32.addingProduct(x3, v2)
+            let sums = FourRowSums(0..<end, rows: v + c, stride: dp, vectors: w) { s in
+                (a[t0 * tp + s], a[r1 * tp + s], a[r2 * tp + s], a[r3 * tp + s])
             }
-            func put(_ r: Int, _ x0: Vec<S>, _ x1: Vec<S>, _ x2: Vec<S>) {
-                guard r < t else { return }
-                storeVec(x0, out + r * dp + c)
-                if w > 1 { storeVec(x1, out + r * dp + c + 8) }
-                if w > 2 { storeVec(x2, out + r * dp + c + 16) }
+            sums.forEachRow { r, row in
+                if t0 + r < t { row.store(out + (t0 + r) * dp + c, vectors: w) }
             }
-            put(t0, a00, a01, a02); put(t0 + 1, a10, a11, a12); put(t0 + 2, a20, a21, a22); put(t0 + 3, a30, a31, a32)
             c += 8 * w
         }
         t0 += 4
@@ -250,32 +275,15 @@ func causalMixTransposed<S: TensorScalar>(_ a: UnsafePointer<S>, _ g: UnsafePoin
         var c = 0
         while c < dp {
             let w = min(3, (dp - c) / 8)
-            var a00 = Vec<S>(), a01 = Vec<S>(), a02 = Vec<S>()
-            var a10 = Vec<S>(), a11 = Vec<S>(), a12 = Vec<S>()
-            var a20 = Vec<S>(), a21 = Vec<S>(), a22 = Vec<S>()
-            var a30 = Vec<S>(), a31 = Vec<S>(), a32 = Vec<S>()
             // Columns t0..t0+3 of A are zero above the diagonal, so rows from t0 on suffice;
             // the padding columns (≥ T) of A are zero too.
-            for s in t0..<t {
-                let gr = g + s * dp + c
-                let g0 = loadVec(gr)
-                let g1 = w > 1 ? loadVec(gr + 8) : Vec<S>()
-                let g2 = w > 2 ? loadVec(gr + 16) : Vec<S>()
+            let sums = FourRowSums(t0..<t, rows: g + c, stride: dp, vectors: w) { s in
                 let row = a + s * tp + t0
-                let x0 = Vec(repeating: row[0]), x1 = Vec(repeating: row[1])
-                let x2 = Vec(repeating: row[2]), x3 = Vec(repeating: row[3])
-                a00 = a00.addingProduct(x0, g0); a01 = a01.addingProduct(x0, g1); a02 = a02.addingProduct(x0, g2)
-                a10 = a10.addingProduct(x1, g0); a11 = a11.addingProduct(x1, g1); a12 = a12.addingProduct(x1, g2)
-                a20 = a20.addingProduct(x2, g0); a21 = a21.addingProduct(x2, g1); a22 = a22.addingProduct(x2, g2)
-                a30 = a30.addingProduct(x3, g0); a31 = a31.addingProduct(x3, g1); a32 = a32.addingProduct(x3, g2)
+                return (row[0], row[1], row[2], row[3])
             }
-            func put(_ r: Int, _ x0: Vec<S>, _ x1: Vec<S>, _ x2: Vec<S>) {
-                guard r < end else { return }
-                storeVec(x0, out + r * dp + c)
-                if w > 1 { storeVec(x1, out + r * dp + c + 8) }
-                if w > 2 { storeVec(x2, out + r * dp + c + 16) }
+            sums.forEachRow { r, row in
+                if t0 + r < end { row.store(out + (t0 + r) * dp + c, vectors: w) }
             }
-            put(t0, a00, a01, a02); put(t0 + 1, a10, a11, a12); put(t0 + 2, a20, a21, a22); put(t0 + 3, a30, a31, a32)
             c += 8 * w
         }
         t0 += 4
