@@ -1,8 +1,29 @@
 // Matrix products on BLAS. `linear` and its two backward products are the workhorses of
 // every model: x [N, in] times a weight w [out, in] stored as PyTorch does (y = x wᵀ).
 
-/// Rows per thread below which a row-parallel product stays on one thread.
-let rowGrain = 64
+/// Rows per part below which a row-parallel product stays in one call.
+public let rowGrain = 64
+
+/// At most this many row parts per product (a constant, so the parts are the same on every machine).
+public let productMaxParts = 16
+
+/// The row parts of a row-parallel product C [rows, n] = A [rows, k] · op(B): a function of the
+/// shape alone, never of the thread count or of which lanes are idle at the moment.
+///
+/// Why: cutting a product's rows can change its bits. OpenBLAS's SkylakeX kernels (Float and
+/// Double) run a small-matrix kernel when M·N·K ≤ 100³ and their large kernel otherwise, and the
+/// two do not always sum an element's K terms in the same order (row-major A·Bᵀ with n = 10,
+/// k = 40: every call of fewer than 121 rows differs from a call of more). Inside a micro-batch's
+/// lane the worker count is 1 plus the idle lanes (`Parallel.workers`), so when the parts followed
+/// it, the read-out of a 150-row piece was computed whole or in two 75-row halves depending on
+/// timing, and full-mesa, hybrid-mesa and softmax-7 at batch 12 or 16 gave other bytes from run
+/// to run. Parts of more than 100³ / (n·k) rows stay in the large kernel, so on that BLAS these
+/// parts also give the bits of the whole call (the thread-count tests' old bytes). Whatever the
+/// BLAS, the bits depend on the shape only.
+public func productRowParts(rows: Int, n: Int, k: Int) -> [Range<Int>] {
+    let minRows = max(rowGrain, 1_000_000 / max(1, n * k) + 1)
+    return Parallel.split(rows, parts: max(1, min(productMaxParts, rows / minRows)))
+}
 
 /// C = op(A) op(B) for 2-D tensors, or batched over a shared leading dimension for 3-D
 /// tensors ([batch, m, k] · [batch, k, n]).
@@ -37,7 +58,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     return a.dtype == .float32 ? run(Float.self) : run(Double.self)
 }
 
-/// y = x wᵀ: x [..., in], w [out, in] → y [..., out]. Rows are split over the cores.
+/// y = x wᵀ: x [..., in], w [out, in] → y [..., out]. Rows are split over the cores in
+/// `productRowParts`.
 public func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
     precondition(w.shape.count == 2, "linear: weight must be [out, in], got \(w.shape)")
     precondition(x.dtype == w.dtype, "linear: dtypes \(x.dtype) and \(w.dtype) differ")
@@ -48,7 +70,9 @@ public func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
         Tensor(shape: Array(x.shape.dropLast()) + [outDim], of: S.self) { y in
             x.withUnsafeBufferPointer(as: S.self) { xp in
                 w.withUnsafeBufferPointer(as: S.self) { wp in
-                    Parallel.forChunks(rows, grain: rowGrain) { r in
+                    let parts = productRowParts(rows: rows, n: outDim, k: inDim)
+                    Parallel.forEach(parts.count) { p in
+                        let r = parts[p]
                         guard !r.isEmpty else { return }
                         S.gemm(transA: false, transB: true, m: r.count, n: outDim, k: inDim,
                                alpha: 1, a: xp.baseAddress! + r.lowerBound * inDim, lda: inDim,
@@ -71,7 +95,9 @@ public func linearBackwardInput(_ dy: Tensor, _ w: Tensor) -> Tensor {
         Tensor(shape: Array(dy.shape.dropLast()) + [inDim], of: S.self) { dx in
             dy.withUnsafeBufferPointer(as: S.self) { gp in
                 w.withUnsafeBufferPointer(as: S.self) { wp in
-                    Parallel.forChunks(rows, grain: rowGrain) { r in
+                    let parts = productRowParts(rows: rows, n: inDim, k: outDim)
+                    Parallel.forEach(parts.count) { p in
+                        let r = parts[p]
                         guard !r.isEmpty else { return }
                         S.gemm(transA: false, transB: false, m: r.count, n: inDim, k: outDim,
                                alpha: 1, a: gp.baseAddress! + r.lowerBound * outDim, lda: outDim,
