@@ -9,6 +9,9 @@
 # over 984 cases, K 1…3000 across OpenBLAS's K blocks (scripts/gemm512/bits-tn.c); exit 1 if any differ.
 # `scripts/gemm512-check.sh nn-small` checks a model of OpenBLAS's small NN kernel (the calls SmallGemm
 # leaves to OpenBLAS) against cblas_sgemm (scripts/gemm512/nn-small.c; exit 1 if any element differs).
+# `scripts/gemm512-check.sh row-split` checks the rule behind MesaTensor's productRowParts: a call of m
+# rows with m·n·k > 100³ gives each row the bits of a larger call, Float and Double, n ≤ 256
+# (scripts/gemm512/row-split.c; needs no AVX-512; exit 1 if any differs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 what=${1:-bits}
@@ -19,7 +22,8 @@ case $what in
     bits-tn) src=bits-tn.c ;;
     bits) src=bits.c ;;
     nn-small) src=nn-small.c ;;
-    *) echo "usage: scripts/gemm512-check.sh [bits|bits-tn|timing|nn-small]" >&2; exit 64 ;;
+    row-split) src=row-split.c ;;
+    *) echo "usage: scripts/gemm512-check.sh [bits|bits-tn|timing|nn-small|row-split]" >&2; exit 64 ;;
 esac
 clang -O2 -ffp-contract=off -I"$here/../Sources/CSupport/include" "$here/gemm512/$src" "$here/../Sources/CSupport/gemm512.c" \
     -lopenblas -lm -o "$out/check"

@@ -17,9 +17,10 @@ public let productMaxParts = 16
 /// lane the worker count is 1 plus the idle lanes (`Parallel.workers`), so when the parts followed
 /// it, the read-out of a 150-row piece was computed whole or in two 75-row halves depending on
 /// timing, and full-mesa, hybrid-mesa and softmax-7 at batch 12 or 16 gave other bytes from run
-/// to run. Parts of more than 100³ / (n·k) rows stay in the large kernel, so on that BLAS these
-/// parts also give the bits of the whole call (the thread-count tests' old bytes). Whatever the
-/// BLAS, the bits depend on the shape only.
+/// to run. Parts of more than 100³ / (n·k) rows stay in the large kernel, so on that BLAS they
+/// also give the bits of one call on all the rows, as one thread computed them before the parts
+/// (`scripts/gemm512-check.sh row-split` checks this for Float and Double at n ≤ 256; Double at
+/// n = 257 and 300 is an exception). Whatever the BLAS, the bits depend on the shape only.
 public func productRowParts(rows: Int, n: Int, k: Int) -> [Range<Int>] {
     let minRows = max(rowGrain, 1_000_000 / max(1, n * k) + 1)
     return Parallel.split(rows, parts: max(1, min(productMaxParts, rows / minRows)))
