@@ -1,22 +1,37 @@
 import Foundation
+import MesaTraining
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Time to the first step and peak memory of `mesa train` (issue 14): the wall time of a whole
-/// one-step run in a fresh process (process start, configuration, model, held-out evaluation at
-/// step 0, the step, the evaluation after it, config.json, metrics.csv and the checkpoint
-/// written, exit), and that process's peak resident set size (`ru_maxrss` from `wait4`).
+/// Time to the first step and peak memory of `mesa train` (issue 14), from one-step runs in fresh
+/// processes: the time from starting the process to its first optimizer step done (configuration,
+/// model, the held-out evaluation at step 0 and the step), the wall time of the whole run (that,
+/// then the evaluation after the step, config.json, metrics.csv and the checkpoint written, exit),
+/// and the process's peak resident set size; the first and the last as the process reports them
+/// (`BenchProbe`).
 /// The held-out batch runs a micro-batch's worth of sequences at a time
 /// (`Trainer.evaluate()`, `Trainer.defaultEvaluationChunk`); both evaluations are run in full, as
 /// in a real run.
 public struct FirstStepBenchmark {
+    /// Wall seconds of each whole run.
     public let seconds: [Double]
-    /// Peak resident memory of each run, in bytes.
-    public let peakResidentBytes: [Double]
+    /// Seconds from starting each process to its first optimizer step done (nil: the command wrote
+    /// no `BenchProbe`).
+    public let firstStepSeconds: [Double?]
+    /// Peak resident memory of each run, in bytes (nil: the command wrote no `BenchProbe`).
+    public let peakResidentBytes: [Double?]
 
     public var medianSeconds: Double { StepBenchmark.median(seconds) }
-    public var medianPeakResidentBytes: Double { StepBenchmark.median(peakResidentBytes) }
+    /// The median over the runs that wrote the clock (nil when none did).
+    public var medianFirstStepSeconds: Double? {
+        let known = firstStepSeconds.compactMap { $0 }
+        return known.isEmpty ? nil : StepBenchmark.median(known)
+    }
+    public var medianPeakResidentBytes: Double? {
+        let known = peakResidentBytes.compactMap { $0 }
+        return known.isEmpty ? nil : StepBenchmark.median(known)
+    }
 
     public enum Failure: Error, CustomStringConvertible {
         case spawn(String, Int32)
@@ -36,43 +51,55 @@ public struct FirstStepBenchmark {
             .appendingPathComponent("mesa-first-step-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        var seconds: [Double] = [], peaks: [Double] = []
+        var seconds: [Double] = [], firstSteps: [Double?] = [], peaks: [Double?] = []
         for r in 0..<max(1, runs) {
             let out = scratch.appendingPathComponent("run\(r)").path
+            let probe = scratch.appendingPathComponent("probe-\(r)").path
             let arguments = [executable, "train"] + trainArguments + ["--steps", "1", "--quiet", "--out", out]
-            let (wall, maxRSS) = try spawnAndWait(arguments)
+            let (start, wall) = try spawnAndWait(arguments, environment: [BenchProbe.environmentKey: probe])
+            let reported = BenchProbe.read(probe)
             seconds.append(wall)
-            peaks.append(maxRSS)
+            firstSteps.append(reported["first_step_ns"].map { Double($0 &- start) * 1e-9 })
+            peaks.append(reported["peak_resident_bytes"].map { Double($0) })
         }
-        return FirstStepBenchmark(seconds: seconds, peakResidentBytes: peaks)
+        return FirstStepBenchmark(seconds: seconds, firstStepSeconds: firstSteps, peakResidentBytes: peaks)
     }
 
-    /// Wall seconds from spawn to exit, and the child's peak resident bytes.
-    static func spawnAndWait(_ arguments: [String]) throws -> (Double, Double) {
+    /// The monotonic clock at spawn (`BenchProbe.now()`) and wall seconds from spawn to exit; the
+    /// child's environment is this process's plus `environment`.
+    static func spawnAndWait(_ arguments: [String], environment: [String: String] = [:]) throws -> (UInt64, Double) {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for p in envp { free(p) } }
         // Standard output is not wanted (the child prints its summary line); errors still show.
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         var pid: pid_t = 0
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let code = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
+        let t0 = BenchProbe.now()
+        let code = posix_spawn(&pid, arguments[0], &actions, nil, &argv, &envp)
         guard code == 0 else { throw Failure.spawn(arguments[0], code) }
         var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let wall = Double(BenchProbe.now() - t0) * 1e-9
         guard status == 0 else { throw Failure.exit(arguments.joined(separator: " "), status) }
-        return (wall, Double(usage.ru_maxrss) * 1024)  // Linux: kilobytes
+        return (t0, wall)
     }
 
     public var report: String {
         func mb(_ b: Double) -> String { String(format: "%.0f MiB", b / 1_048_576) }
+        let known = firstStepSeconds.compactMap { $0 }
+        let first = medianFirstStepSeconds.map {
+            String(format: "%8.3f s", $0) + "   (process start to the first optimizer step done, the held-out evaluation at step 0 included; median of \(known.count), range "
+                + String(format: "%.3f–%.3f", known.min()!, known.max()!) + " s)"
+        } ?? "       – s   (the command wrote no bench probe)"
         return """
-          time to first step     \(String(format: "%8.3f s", medianSeconds))   (whole `mesa train --steps 1` process, held-out evaluation included; median of \(seconds.count), range \(String(format: "%.3f–%.3f", seconds.min()!, seconds.max()!)) s)
-          peak resident memory   \(mb(medianPeakResidentBytes).padding(toLength: 10, withPad: " ", startingAt: 0))   (of that process: model, optimizer, one step at B and T, the held-out batch)
+          time to first step     \(first)
+          whole 1-step run       \(String(format: "%8.3f s", medianSeconds))   (that, then the evaluation after the step, the run directory written, exit; median of \(seconds.count), range \(String(format: "%.3f–%.3f", seconds.min()!, seconds.max()!)) s)
+          peak resident memory   \((medianPeakResidentBytes.map(mb) ?? "–").padding(toLength: 10, withPad: " ", startingAt: 0))   (of that process, VmHWM: model, optimizer, one step at B and T, the held-out batch; median of \(peakResidentBytes.compactMap { $0 }.count))
         """
     }
 }

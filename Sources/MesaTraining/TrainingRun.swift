@@ -23,12 +23,15 @@ public enum TrainingRun {
     /// `makeTrainer` builds the model, objective and batches (default: the configuration's task
     /// and next-state objective; language models bring their own).
     /// `shouldStop` is polled before every step (Ctrl-C and SIGTERM by default); when it answers
-    /// true the run checkpoints and returns `.interrupted`. Everything that can be checked is
-    /// checked before anything is written: the configuration, the memory it needs, the directory,
-    /// and on `resume` that config.json and the checkpoint belong to this configuration.
+    /// true the run checkpoints and returns `.interrupted`. `stepDone(step)` is called as soon as
+    /// each optimizer step is done, before its evaluation and metrics (`BenchProbe`).
+    /// Everything that can be checked is checked before anything is written: the configuration,
+    /// the memory it needs, the directory, and on `resume` that config.json and the checkpoint
+    /// belong to this configuration.
     public static func run(config: TrainConfig, in dir: RunDirectory, resume: Bool,
                            progress: Bool = true, label: String = "train",
                            shouldStop: () -> Bool = { Interrupt.requested },
+                           stepDone: (Int) -> Void = { _ in },
                            makeTrainer: (TrainConfig) throws -> Trainer = { try Trainer(config: $0) }) throws -> TrainingSummary {
         try config.validate()
         try MemoryEstimate(config).check()
@@ -66,7 +69,7 @@ public enum TrainingRun {
             try dir.writeConfig(config)
         }
         return try withExtendedLifetime(lock) {
-            try loop(trainer, dir, progress: progress, label: label, shouldStop: shouldStop)
+            try loop(trainer, dir, progress: progress, label: label, shouldStop: shouldStop, stepDone: stepDone)
         }
     }
 
@@ -95,7 +98,7 @@ public enum TrainingRun {
     }
 
     static func loop(_ trainer: Trainer, _ dir: RunDirectory, progress: Bool, label: String,
-                     shouldStop: () -> Bool) throws -> TrainingSummary {
+                     shouldStop: () -> Bool, stepDone: (Int) -> Void = { _ in }) throws -> TrainingSummary {
         let config = trainer.config
         let writer = try MetricsWriter(dir.metricsURL)
         let line = ProgressLine(label: label, total: config.steps)
@@ -128,6 +131,7 @@ public enum TrainingRun {
                 try? writer.flush()
                 throw error
             }
+            stepDone(r.step)
             lastLoss = r.loss
             var evalLoss: Double?
             if r.step % config.evalEvery == 0 || r.step == config.steps {

@@ -94,7 +94,10 @@ struct Train: ParsableCommand {
             dir = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.preset)-s\(config.seed)"))
         }
         Interrupt.install()
-        let summary = try TrainingRun.run(config: config, in: dir, resume: resume, progress: !quiet)
+        let probe = BenchProbe.fromEnvironment()
+        let summary = try TrainingRun.run(config: config, in: dir, resume: resume, progress: !quiet,
+                                          stepDone: { _ in probe?.stepDone() })
+        probe?.finish()
         if let extendedFrom {
             FileHandle.standardError.write(Data("extended \(dir.url.path) from \(extendedFrom) to \(config.steps) steps (recorded in config.json)\n".utf8))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MesaExperiments
 
 /// The `mesa` tool as a user runs it (built by `swift build` before the tests run).
 @Suite struct CommandLineTests {
@@ -63,6 +64,60 @@ import Testing
             #expect(try Data(contentsOf: a.appendingPathComponent(file)) == Data(contentsOf: b.appendingPathComponent(file)),
                     "\(file) differs")
         }
+    }
+
+    /// Micro-batches of three sequences (T 50), where a lane's kernels are often helped by the
+    /// other lane: runs on two threads give the one-thread bytes every time (they did not, while
+    /// the read-out's row split followed the idle lanes; `productRowParts`).
+    @Test func smallMicroBatchesGiveTheSameBytesFromRunToRun() throws {
+        let args = ["train", "--preset", "hybrid-mesa", "--batch-size", "12", "--steps", "2", "--set", "evalBatchSize=12", "--quiet"]
+        let one = temporaryDirectory("one")
+        #expect(try mesa(args + ["--out", one.path], environment: ["MESA_THREADS": "1"]).status == 0)
+        for run in 0..<3 {
+            let two = temporaryDirectory("two-\(run)")
+            #expect(try mesa(args + ["--out", two.path], environment: ["MESA_THREADS": "2"]).status == 0)
+            for file in ["metrics.csv", "checkpoint.safetensors"] {
+                #expect(try Data(contentsOf: one.appendingPathComponent(file)) == Data(contentsOf: two.appendingPathComponent(file)),
+                        "\(file) of run \(run) differs")
+            }
+        }
+    }
+
+    /// `mesa bench` times the first step as the issue defines it (process start to the first
+    /// optimizer step done) and the whole 1-step run, which also evaluates after the step.
+    @Test func benchTimesTheFirstStepAndTheWholeRun() throws {
+        let r = try mesa(["bench", "--preset", "linear-1", "--batch-size", "8", "--length", "10", "--repeats", "2",
+                          "--first-step-runs", "2"])
+        #expect(r.status == 0, "\(r.err)")
+        func seconds(_ label: String) -> Double? {
+            r.out.split(separator: "\n").first { $0.contains(label) }
+                .flatMap { $0.components(separatedBy: label).last?.split(separator: " ").first }.flatMap { Double($0) }
+        }
+        let first = seconds("time to first step"), whole = seconds("whole 1-step run")
+        #expect(first != nil && whole != nil, "\(r.out)")
+        if let first, let whole { #expect(first > 0 && first <= whole) }
+        // The 1-step process's own peak (a small linear-1 run: tens of MiB), not the bench's.
+        let peak = r.out.split(separator: "\n").first { $0.contains("peak resident memory") }
+            .flatMap { $0.components(separatedBy: "memory").last?.split(separator: " ").first }.flatMap { Double($0) }
+        #expect(peak.map { $0 > 5 && $0 < 200 } == true, "\(r.out)")
+    }
+
+    /// The peak memory is the 1-step process's own, whatever the size of the process that times
+    /// it: `ru_maxrss` from `wait4` reported at least the parent's (Linux keeps the peak of the
+    /// memory a child ran in before its `exec`, and a spawned child runs in its parent's).
+    @Test func firstStepPeakMemoryIsTheChildsOwn() throws {
+        guard let binary = Self.binary else { Issue.record("build the tool first"); return }
+        let ballast = UnsafeMutableRawPointer.allocate(byteCount: 512 << 20, alignment: 4096)
+        defer { ballast.deallocate() }
+        ballast.initializeMemory(as: UInt8.self, repeating: 1, count: 512 << 20)
+        let r = try withExtendedLifetime(ballast) {
+            try FirstStepBenchmark.run(executable: binary.path, trainArguments: ["--preset", "linear-1", "--batch-size", "8",
+                                                                                 "--length", "10", "--set", "evalBatchSize=8"], runs: 1)
+        }
+        let peak = try #require(r.medianPeakResidentBytes)
+        #expect(peak > 5 * 1_048_576 && peak < 200 * 1_048_576, "\(peak / 1_048_576) MiB")
+        let first = try #require(r.medianFirstStepSeconds)
+        #expect(first > 0 && first <= r.medianSeconds)
     }
 
     @Test func trainThenEvaluate() throws {
