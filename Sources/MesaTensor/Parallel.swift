@@ -10,7 +10,10 @@ import Foundation
 ///
 /// Results do not depend on the number of threads: row-parallel kernels compute every
 /// output element the same way whatever the split, and reductions over rows always use
-/// `reductionParts` fixed partial sums added in a fixed order.
+/// `reductionParts` fixed partial sums added in a fixed order. BLAS products are the exception
+/// to "whatever the split" (a call's row count can choose OpenBLAS's kernel), so they cut their
+/// rows by the shape alone (`productRowParts`), never by `workers`, which inside a lane changes
+/// from moment to moment.
 public enum Parallel {
     /// Number of worker threads: the cores, or MESA_THREADS when set, or the count of the innermost
     /// `withWorkers` scope in progress.
