@@ -43,34 +43,50 @@ public enum TrainingRun {
         if resume { _ = try dir.readConfig() }
         let trainer = try makeTrainer(config)
         let lock = try RunLock(dir.url)
-        // Looked at again under the lock: another process may have started here meanwhile.
-        if resume {
-            let saved = try dir.readConfig()
-            let changed = ConfigJSON.differences(saved, config, ignoring: resumableFields)
-            guard changed.isEmpty else {
-                throw TrainingError.configMismatch("only --steps may change on --resume; the requested configuration "
-                    + "differs from \(dir.configURL.path) in \(changed.joined(separator: "; "))")
-            }
-            if dir.hasCheckpoint {
-                let file = try dir.readCheckpoint()
-                try verify(checkpoint: file, of: saved, in: dir)
-                try trainer.restore(from: file)
-            } else {
-                // Stopped before its first checkpoint: nothing to continue from, and nothing is lost.
-                FileHandle.standardError.write(Data("\(label): \(dir.url.path) has no checkpoint yet; training starts again from step 0\n".utf8))
-            }
-            guard config.steps >= trainer.step else {
-                throw TrainingError.stepsBelowCurrent(requested: config.steps, current: trainer.step)
-            }
-            try dir.truncateMetrics(after: trainer.step == 0 ? -1 : trainer.step)
-            if saved.steps != config.steps { try dir.writeConfig(config) }
-        } else {
-            if dir.exists || dir.hasCheckpoint { throw TrainingError.runExists(dir.url.path) }
-            try dir.writeConfig(config)
-        }
+        try startLocked(dir, config: config, resume: resume, label: label, trainer: trainer,
+                        saved: { try dir.readConfig() }, steps: \.steps, training: { $0 }, write: dir.writeConfig)
         return try withExtendedLifetime(lock) {
             try loop(trainer, dir, progress: progress, label: label, shouldStop: shouldStop, stepDone: stepDone)
         }
+    }
+
+    /// What starting a run does once it holds the directory's lock, for training and prompt tuning
+    /// alike (`C`: their configuration). The directory is looked at again: another process may
+    /// have started there since the first look.
+    /// - On `resume`: the requested configuration may differ from the saved one (`saved()`) in its
+    ///   steps only; the checkpoint, if there is one, must belong to the saved run (`training`: the
+    ///   configuration the checkpoint embeds) and is restored into `trainer`; a run stopped before
+    ///   its first checkpoint starts again from step 0, which is said on standard error. The steps
+    ///   may not fall below the checkpoint's step; the metrics after it are dropped, and a longer
+    ///   run is written to config.json.
+    /// - Otherwise the directory must still be free, and config.json is written.
+    static func startLocked<C: Encodable>(_ dir: RunDirectory, config: C, resume: Bool, label: String, trainer: Trainer,
+                                          saved: () throws -> C, steps: (C) -> Int, training: (C) -> TrainConfig,
+                                          write: (C) throws -> Void) throws {
+        guard resume else {
+            if dir.exists || dir.hasCheckpoint { throw TrainingError.runExists(dir.url.path) }
+            try write(config)
+            return
+        }
+        let saved = try saved()
+        let changed = ConfigJSON.differences(saved, config, ignoring: resumableFields)
+        guard changed.isEmpty else {
+            throw TrainingError.configMismatch("only --steps may change on --resume; the requested configuration "
+                + "differs from \(dir.configURL.path) in \(changed.joined(separator: "; "))")
+        }
+        if dir.hasCheckpoint {
+            let file = try dir.readCheckpoint()
+            try verify(checkpoint: file, of: training(saved), in: dir)
+            try trainer.restore(from: file)
+        } else {
+            // Stopped before its first checkpoint: nothing to continue from, and nothing is lost.
+            FileHandle.standardError.write(Data("\(label): \(dir.url.path) has no checkpoint yet; training starts again from step 0\n".utf8))
+        }
+        guard steps(config) >= trainer.step else {
+            throw TrainingError.stepsBelowCurrent(requested: steps(config), current: trainer.step)
+        }
+        try dir.truncateMetrics(after: trainer.step == 0 ? -1 : trainer.step)
+        if steps(saved) != steps(config) { try write(config) }
     }
 
     /// Refuses a checkpoint written by another configuration (copied from another run, or

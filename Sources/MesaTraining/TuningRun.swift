@@ -8,8 +8,6 @@ import MesaTensor
 /// checkpoint holds the learned tokens ("prompt.prefix", "prompt.eos") and their Adam moments.
 /// The model's run directory is only read, never written.
 public enum TuningRun {
-    static let resumableFields: Set<String> = ["steps"]
-
     /// The model of a run directory, with its checkpoint, and the checkpoint's step. A missing
     /// directory, config.json or checkpoint is named.
     public static func loadModel(_ url: URL, dtype: DType = .float32) throws -> (config: TrainConfig, model: Transformer, step: Int) {
@@ -66,27 +64,9 @@ public enum TuningRun {
         let objective = try objective(config)
         let trainer = try Trainer(config: train, model: objective.model, objective: objective)
         let lock = try RunLock(dir.url)
-        if resume {
-            let saved = try readConfig(dir)
-            let changed = ConfigJSON.differences(saved, config, ignoring: resumableFields)
-            guard changed.isEmpty else {
-                throw TrainingError.configMismatch("only --steps may change on --resume; the requested configuration "
-                    + "differs from \(dir.configURL.path) in \(changed.joined(separator: "; "))")
-            }
-            if dir.hasCheckpoint {
-                let file = try dir.readCheckpoint()
-                try TrainingRun.verify(checkpoint: file, of: saved.trainConfig(), in: dir)
-                try trainer.restore(from: file)
-            }
-            guard config.steps >= trainer.step else {
-                throw TrainingError.stepsBelowCurrent(requested: config.steps, current: trainer.step)
-            }
-            try dir.truncateMetrics(after: trainer.step == 0 ? -1 : trainer.step)
-            if saved.steps != config.steps { try AtomicFile.writeJSON(config, to: dir.configURL) }
-        } else {
-            if dir.exists || dir.hasCheckpoint { throw TrainingError.runExists(dir.url.path) }
-            try AtomicFile.writeJSON(config, to: dir.configURL)
-        }
+        try TrainingRun.startLocked(dir, config: config, resume: resume, label: label, trainer: trainer,
+                                    saved: { try readConfig(dir) }, steps: \.steps, training: { $0.trainConfig() },
+                                    write: { try AtomicFile.writeJSON($0, to: dir.configURL) })
         return try withExtendedLifetime(lock) {
             try TrainingRun.loop(trainer, dir, progress: progress, label: label, shouldStop: shouldStop)
         }
