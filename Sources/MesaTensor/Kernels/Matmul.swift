@@ -59,57 +59,44 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     return a.dtype == .float32 ? run(Float.self) : run(Double.self)
 }
 
+/// C [..., n] = A [..., k] · op(W): op(W) = Wᵀ for W [n, k] (`transposeW`), else W for W [k, n];
+/// the rows of A and C split over the cores in `productRowParts`.
+private func rowParallelProduct(_ a: Tensor, _ w: Tensor, transposeW: Bool, n: Int) -> Tensor {
+    let (rows, k) = a.matrixShape
+    func run<S: TensorScalar>(_: S.Type) -> Tensor {
+        Tensor(shape: Array(a.shape.dropLast()) + [n], of: S.self) { c in
+            a.withUnsafeBufferPointer(as: S.self) { ap in
+                w.withUnsafeBufferPointer(as: S.self) { wp in
+                    let parts = productRowParts(rows: rows, n: n, k: k)
+                    Parallel.forEach(parts.count) { p in
+                        let r = parts[p]
+                        guard !r.isEmpty else { return }
+                        S.gemm(transA: false, transB: transposeW, m: r.count, n: n, k: k,
+                               alpha: 1, a: ap.baseAddress! + r.lowerBound * k, lda: k,
+                               b: wp.baseAddress!, ldb: transposeW ? k : n,
+                               beta: 0, c: c.baseAddress! + r.lowerBound * n, ldc: n)
+                    }
+                }
+            }
+        }
+    }
+    return a.dtype == .float32 ? run(Float.self) : run(Double.self)
+}
+
 /// y = x wᵀ: x [..., in], w [out, in] → y [..., out]. Rows are split over the cores in
 /// `productRowParts`.
 public func linear(_ x: Tensor, _ w: Tensor) -> Tensor {
     precondition(w.shape.count == 2, "linear: weight must be [out, in], got \(w.shape)")
     precondition(x.dtype == w.dtype, "linear: dtypes \(x.dtype) and \(w.dtype) differ")
-    let (rows, inDim) = x.matrixShape
-    precondition(inDim == w.shape[1], "linear: input width \(inDim) does not match weight \(w.shape)")
-    let outDim = w.shape[0]
-    func run<S: TensorScalar>(_: S.Type) -> Tensor {
-        Tensor(shape: Array(x.shape.dropLast()) + [outDim], of: S.self) { y in
-            x.withUnsafeBufferPointer(as: S.self) { xp in
-                w.withUnsafeBufferPointer(as: S.self) { wp in
-                    let parts = productRowParts(rows: rows, n: outDim, k: inDim)
-                    Parallel.forEach(parts.count) { p in
-                        let r = parts[p]
-                        guard !r.isEmpty else { return }
-                        S.gemm(transA: false, transB: true, m: r.count, n: outDim, k: inDim,
-                               alpha: 1, a: xp.baseAddress! + r.lowerBound * inDim, lda: inDim,
-                               b: wp.baseAddress!, ldb: inDim,
-                               beta: 0, c: y.baseAddress! + r.lowerBound * outDim, ldc: outDim)
-                    }
-                }
-            }
-        }
-    }
-    return x.dtype == .float32 ? run(Float.self) : run(Double.self)
+    precondition(x.matrixShape.cols == w.shape[1], "linear: input width \(x.matrixShape.cols) does not match weight \(w.shape)")
+    return rowParallelProduct(x, w, transposeW: true, n: w.shape[0])
 }
 
 /// dL/dx = dL/dy · w for y = x wᵀ.
 public func linearBackwardInput(_ dy: Tensor, _ w: Tensor) -> Tensor {
-    let (rows, outDim) = dy.matrixShape
-    precondition(outDim == w.shape[0], "linearBackwardInput: \(dy.shape) vs weight \(w.shape)")
-    let inDim = w.shape[1]
-    func run<S: TensorScalar>(_: S.Type) -> Tensor {
-        Tensor(shape: Array(dy.shape.dropLast()) + [inDim], of: S.self) { dx in
-            dy.withUnsafeBufferPointer(as: S.self) { gp in
-                w.withUnsafeBufferPointer(as: S.self) { wp in
-                    let parts = productRowParts(rows: rows, n: inDim, k: outDim)
-                    Parallel.forEach(parts.count) { p in
-                        let r = parts[p]
-                        guard !r.isEmpty else { return }
-                        S.gemm(transA: false, transB: false, m: r.count, n: inDim, k: outDim,
-                               alpha: 1, a: gp.baseAddress! + r.lowerBound * outDim, lda: outDim,
-                               b: wp.baseAddress!, ldb: inDim,
-                               beta: 0, c: dx.baseAddress! + r.lowerBound * inDim, ldc: inDim)
-                    }
-                }
-            }
-        }
-    }
-    return dy.dtype == .float32 ? run(Float.self) : run(Double.self)
+    precondition(w.shape.count == 2 && dy.matrixShape.cols == w.shape[0], "linearBackwardInput: \(dy.shape) vs weight \(w.shape)")
+    precondition(dy.dtype == w.dtype, "linearBackwardInput: dtypes \(dy.dtype) and \(w.dtype) differ")
+    return rowParallelProduct(dy, w, transposeW: false, n: w.shape[1])
 }
 
 /// dL/dw = (dL/dy)ᵀ x for y = x wᵀ, summed over all rows as `Parallel.reductionParts`
