@@ -19,6 +19,7 @@ public final class BenchProbe {
 
     let path: String
     private var firstStep: UInt64?
+    private var failed = false
 
     public init(path: String) { self.path = path }
 
@@ -58,13 +59,16 @@ public final class BenchProbe {
         write(values)
     }
 
-    /// A file that cannot be written is said on standard error and does not stop the run.
+    /// A file that cannot be written is said once on standard error and does not stop the run.
     private func write(_ values: [String: UInt64]) {
+        guard !failed else { return }
         let text = values.keys.sorted().map { "\($0) \(values[$0]!)\n" }.joined()
         do {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
-            FileHandle.standardError.write(Data("could not write the bench probe \(path): \(error)\n".utf8))
+            failed = true
+            let reason = (error as NSError).localizedDescription
+            FileHandle.standardError.write(Data("could not write \(Self.environmentKey) file \(path) (\(reason)); the run goes on\n".utf8))
         }
     }
 
