@@ -23,13 +23,12 @@ public struct FirstStepBenchmark {
     public let peakResidentBytes: [Double?]
 
     public var medianSeconds: Double { StepBenchmark.median(seconds) }
-    /// The median over the runs that wrote the clock (nil when none did).
-    public var medianFirstStepSeconds: Double? {
-        let known = firstStepSeconds.compactMap { $0 }
-        return known.isEmpty ? nil : StepBenchmark.median(known)
-    }
-    public var medianPeakResidentBytes: Double? {
-        let known = peakResidentBytes.compactMap { $0 }
+    /// Medians over the runs that reported the figure (nil when none did).
+    public var medianFirstStepSeconds: Double? { Self.median(firstStepSeconds) }
+    public var medianPeakResidentBytes: Double? { Self.median(peakResidentBytes) }
+
+    static func median(_ x: [Double?]) -> Double? {
+        let known = x.compactMap { $0 }
         return known.isEmpty ? nil : StepBenchmark.median(known)
     }
 
@@ -59,8 +58,8 @@ public struct FirstStepBenchmark {
             let (start, wall) = try spawnAndWait(arguments, environment: [BenchProbe.environmentKey: probe])
             let reported = BenchProbe.read(probe)
             seconds.append(wall)
-            firstSteps.append(reported["first_step_ns"].map { Double($0 &- start) * 1e-9 })
-            peaks.append(reported["peak_resident_bytes"].map { Double($0) })
+            firstSteps.append(reported.firstStepNanoseconds.map { Double($0 &- start) * 1e-9 })
+            peaks.append(reported.peakResidentBytes.map { Double($0) })
         }
         return FirstStepBenchmark(seconds: seconds, firstStepSeconds: firstSteps, peakResidentBytes: peaks)
     }

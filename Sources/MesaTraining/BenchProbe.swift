@@ -18,8 +18,35 @@ public final class BenchProbe {
     public static let environmentKey = "MESA_BENCH_PROBE"
 
     let path: String
-    private var firstStep: UInt64?
+    private var reading = Reading()
     private var failed = false
+
+    /// What the file holds: one `name value` line per value known.
+    public struct Reading: Equatable {
+        public var firstStepNanoseconds: UInt64?
+        public var peakResidentBytes: UInt64?
+
+        static let firstStepName = "first_step_ns", peakName = "peak_resident_bytes"
+
+        var text: String {
+            [(Self.firstStepName, firstStepNanoseconds), (Self.peakName, peakResidentBytes)]
+                .compactMap { name, value in value.map { "\(name) \($0)\n" } }.joined()
+        }
+
+        init() {}
+
+        init(text: String) {
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, let value = UInt64(parts[1]) else { continue }
+                switch parts[0] {
+                case Self.firstStepName: firstStepNanoseconds = value
+                case Self.peakName: peakResidentBytes = value
+                default: break
+                }
+            }
+        }
+    }
 
     public init(path: String) { self.path = path }
 
@@ -46,25 +73,22 @@ public final class BenchProbe {
 
     /// Records the first call's moment; later calls do nothing.
     public func stepDone() {
-        guard firstStep == nil else { return }
-        firstStep = Self.now()
-        write(["first_step_ns": firstStep!])
+        guard reading.firstStepNanoseconds == nil else { return }
+        reading.firstStepNanoseconds = Self.now()
+        write()
     }
 
     /// Records the peak memory, at the end of the run.
     public func finish() {
-        var values: [String: UInt64] = [:]
-        if let firstStep { values["first_step_ns"] = firstStep }
-        if let peak = Self.peakResidentBytes() { values["peak_resident_bytes"] = peak }
-        write(values)
+        reading.peakResidentBytes = Self.peakResidentBytes()
+        write()
     }
 
     /// A file that cannot be written is said once on standard error and does not stop the run.
-    private func write(_ values: [String: UInt64]) {
+    private func write() {
         guard !failed else { return }
-        let text = values.keys.sorted().map { "\($0) \(values[$0]!)\n" }.joined()
         do {
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try reading.text.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
             failed = true
             let reason = (error as NSError).localizedDescription
@@ -72,14 +96,8 @@ public final class BenchProbe {
         }
     }
 
-    /// The values written at `path` (empty when there is no such file).
-    public static func read(_ path: String) -> [String: UInt64] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
-        var values: [String: UInt64] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, let v = UInt64(parts[1]) { values[String(parts[0])] = v }
-        }
-        return values
+    /// What the file at `path` holds (nothing known when there is no such file).
+    public static func read(_ path: String) -> Reading {
+        (try? String(contentsOfFile: path, encoding: .utf8)).map(Reading.init(text:)) ?? Reading()
     }
 }
