@@ -17,6 +17,14 @@ public enum BLASKernels {
     /// "Haswell"), or nil.
     public static var preferredCore: String? { mesa_preferred_openblas_core().map { String(cString: $0) } }
 
+    /// Whether a sequence's Float32 values have the same bits in any batch, so that a step's
+    /// micro-batches and a held-out evaluation's chunks give the whole batch's loss bit for bit:
+    /// with OpenBLAS's SkylakeX kernels, whose products give each row the bits of any larger call
+    /// (the rule behind `productRowParts`; `scripts/gemm512-check.sh row-split`). Not with its AVX2
+    /// ("Haswell") kernels, where 1 160 of 2 184 row-split calls differ: there a split batch agrees
+    /// with the whole to rounding. Same seed → same bytes holds with either (the parts are fixed).
+    public static var sequencesKeepTheirBitsInAnyBatch: Bool { coreName.lowercased() == "skylakex" }
+
     /// Whether OpenBLAS's server threads are running (nil: this OpenBLAS has none to ask about).
     /// False once `Parallel.configure()` has run: mesa never asks BLAS for threads.
     public static var serverThreadsRunning: Bool? {
@@ -24,14 +32,23 @@ public enum BLASKernels {
         return r < 0 ? nil : r == 1
     }
 
-    /// Kernel families at least as fast as the preferred ones for single-precision GEMM.
-    static let goodCores: Set<String> = ["haswell", "skylakex", "cooperlake", "sapphirerapids", "zen"]
+    /// Whether a process whose OpenBLAS runs `coreInUse` should restart with `preferred`:
+    /// whenever they differ and the user has not chosen (`userChose`). Not only when the kernels
+    /// in use are weaker: Debian's OpenBLAS 0.3.21 serves an AVX-512 AMD EPYC (Zen 4, Zen 5)
+    /// with its AVX2 "Haswell"/"Zen" kernels and a recent Xeon with "Cooperlake" or
+    /// "SapphireRapids", and mesa's own thin products (`SmallGemm`, bit for bit OpenBLAS
+    /// SkylakeX's sgemm) run only beside SkylakeX's kernels. One family per instruction set
+    /// keeps a run's bytes the same on every CPU that has it (BENCHMARKS.md, Speed II, stop 23).
+    public static func shouldRestart(coreInUse: String, preferred: String?, userChose: Bool) -> Bool {
+        guard !userChose, let preferred else { return false }
+        return coreInUse.lowercased() != preferred.lowercased()
+    }
 
-    /// Whether OpenBLAS runs weaker kernels than this CPU supports and the user has not
-    /// chosen them (`OPENBLAS_CORETYPE` unset).
+    /// Whether OpenBLAS runs other kernels than the best family this CPU supports and the user
+    /// has not chosen them (`OPENBLAS_CORETYPE` unset).
     public static var shouldChooseBetterKernels: Bool {
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, preferredCore != nil else { return false }
-        return !goodCores.contains(coreName.lowercased())
+        shouldRestart(coreInUse: coreName, preferred: preferredCore,
+                      userChose: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil)
     }
 
     /// Call first thing in a command-line tool: if `shouldChooseBetterKernels`, restarts the

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MesaExperiments
+import MesaTensor
 
 /// The `mesa` tool as a user runs it (built by `swift build` before the tests run).
 @Suite struct CommandLineTests {
@@ -16,7 +17,7 @@ import MesaExperiments
 
     struct Result { let status: Int32; let out: String; let err: String }
 
-    func mesa(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+    func mesa(_ args: [String], environment: [String: String] = [:], unset: [String] = []) throws -> Result {
         guard let binary = Self.binary else {
             Issue.record("build the tool first: swift build -c release (scripts/test.sh does)")
             return Result(status: -1, out: "", err: "")
@@ -24,7 +25,7 @@ import MesaExperiments
         let p = Process()
         p.executableURL = binary
         p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !unset.contains($0.key) }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -36,6 +37,21 @@ import MesaExperiments
 
     let small = ["--preset", "linear-2", "--steps", "3", "--batch-size", "8", "--length", "10",
                  "--set", "evalBatchSize=8", "--quiet"]
+
+    /// With `OPENBLAS_CORETYPE` unset, the tool runs the CPU's preferred OpenBLAS family whatever
+    /// OpenBLAS picked (on an AVX-512 AMD EPYC it picked "Cooperlake", and mesa's thin products
+    /// were off); set, the user's choice stands.
+    @Test(.enabled(if: BLASKernels.preferredCore != nil))
+    func theToolRunsThePreferredOpenBLASKernelsUnlessTheUserChose() throws {
+        let args = ["bench", "--preset", "linear-1", "--batch-size", "8", "--length", "10", "--repeats", "1",
+                    "--first-step-runs", "0"]
+        let chosen = try mesa(args, unset: ["OPENBLAS_CORETYPE"])
+        #expect(chosen.status == 0, "\(chosen.err)")
+        #expect(chosen.out.contains("OpenBLAS \(BLASKernels.preferredCore ?? "?"),"), "\(chosen.out.prefix(300))")
+        let user = try mesa(args, environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(user.status == 0, "\(user.err)")
+        #expect(user.out.contains("OpenBLAS Prescott,"), "\(user.out.prefix(300))")
+    }
 
     @Test func badInputGetsAClearMessageAndAFailingStatus() throws {
         let dir = temporaryDirectory().path

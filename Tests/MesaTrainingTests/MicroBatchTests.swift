@@ -57,10 +57,13 @@ import MesaTraining
             let scale = reference.grads.flatMap { $0 }.map(abs).max()!
             for parts in [1, 2, 3, 4, 11, 40] {
                 let split = Self.gradients(objective) { objective.lossAndGradients(on: batch, parts: parts) }
-                // Float32: mesa's kernels give a sequence the same bits in any batch, so the loss
-                // is the whole batch's. Double: OpenBLAS picks its kernel by size, so to rounding.
-                if dtype == .float32 {
+                // Float32: with OpenBLAS's SkylakeX kernels a sequence has the same bits in any
+                // batch, so the loss is the whole batch's (with others, to Float32 rounding).
+                // Double: OpenBLAS picks its kernel by size, so to rounding.
+                if dtype == .float32 && BLASKernels.sequencesKeepTheirBitsInAnyBatch {
                     #expect(split.loss.bitPattern == reference.loss.bitPattern, "\(preset) \(parts) parts: loss \(split.loss) vs \(reference.loss)")
+                } else if dtype == .float32 {
+                    #expect(abs(split.loss - reference.loss) <= 1e-5 * reference.loss, "\(preset) \(parts) parts: loss \(split.loss) vs \(reference.loss)")
                 } else {
                     #expect(abs(split.loss - reference.loss) <= 1e-13 * reference.loss, "\(preset) \(parts) parts: loss \(split.loss) vs \(reference.loss)")
                 }
@@ -129,7 +132,9 @@ import MesaTraining
         #expect(one.losses.map(\.bitPattern) == two.losses.map(\.bitPattern))
         #expect(one.state.mapValues { $0.map(\.bitPattern) } == two.state.mapValues { $0.map(\.bitPattern) })
         let whole = try train(workers: 2, microBatches: 1)
-        #expect(one.losses[0].bitPattern == whole.losses[0].bitPattern)
+        if BLASKernels.sequencesKeepTheirBitsInAnyBatch {
+            #expect(one.losses[0].bitPattern == whole.losses[0].bitPattern)
+        }
         // Later losses read parameters updated from gradients summed in another order.
         for (a, b) in zip(one.losses, whole.losses) { #expect(abs(a - b) <= 1e-3 * abs(b), "\(a) vs \(b)") }
         #expect(one.losses[2] != one.losses[0])
