@@ -24,7 +24,7 @@ public enum LanguageModelling {
     public static func train(config: TrainConfig, in dir: RunDirectory, resume: Bool, progress: Bool = true,
                              label: String = "lm train", shouldStop: () -> Bool = { Interrupt.requested }) throws -> TrainingSummary {
         try TrainingRun.run(config: config, in: dir, resume: resume, progress: progress, label: label,
-                            shouldStop: shouldStop, makeTrainer: makeTrainer)
+                            shouldStop: shouldStop, makeTrainer: makeTrainer, splitsBatches: false)
     }
 
     /// A trained language model: its configuration, the model with its checkpoint, the step.

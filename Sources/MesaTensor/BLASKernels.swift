@@ -34,11 +34,12 @@ public enum BLASKernels {
 
     /// Whether a process whose OpenBLAS runs `coreInUse` should restart with `preferred`:
     /// whenever they differ and the user has not chosen (`userChose`). Not only when the kernels
-    /// in use are weaker: Debian's OpenBLAS 0.3.21 serves an AVX-512 AMD EPYC (Zen 4, Zen 5)
-    /// with its AVX2 "Haswell"/"Zen" kernels and a recent Xeon with "Cooperlake" or
-    /// "SapphireRapids", and mesa's own thin products (`SmallGemm`, bit for bit OpenBLAS
-    /// SkylakeX's sgemm) run only beside SkylakeX's kernels. One family per instruction set
-    /// keeps a run's bytes the same on every CPU that has it (BENCHMARKS.md, Speed II, stop 23).
+    /// in use are weaker: Debian's OpenBLAS 0.3.21 serves an AVX-512 AMD EPYC (Zen 5) with
+    /// its "Cooperlake" kernels (the same sgemm as SkylakeX's, but mesa's own thin products,
+    /// `SmallGemm`, run only beside the family named SkylakeX: softmax-7's step took 81 ms
+    /// there against 73 ms after the restart) and older EPYCs with the AVX2 "Zen" kernels,
+    /// whose bits differ. One family per instruction set gives every CPU that has it the same
+    /// speed-ups and the same bytes (BENCHMARKS.md, Speed II, stop 23).
     public static func shouldRestart(coreInUse: String, preferred: String?, userChose: Bool) -> Bool {
         guard !userChose, let preferred else { return false }
         return coreInUse.lowercased() != preferred.lowercased()

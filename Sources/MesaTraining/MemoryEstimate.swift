@@ -1,24 +1,43 @@
 import Foundation
 import MesaNN
+import MesaTensor
 
 /// The memory a run will need, estimated from its configuration alone so that a run that
 /// cannot fit is refused with a message before anything is allocated or written (allocation
 /// failure is otherwise a crash with a backtrace, and a half-made run directory).
 ///
 ///     parameters  P ≈ 2nD (embedding, read-out) + L·[H(2d_k + 2d_v)D + 2D·D_mlp]
-///     state       4 copies of P (weights, gradients, AdamW m and v), Float32
+///     state       4 copies of P (weights, gradients, AdamW m and v), Float32, and one
+///                 gradient copy per micro-batch
 ///     activations per layer and sequence ≈ T·(12D + 3D_mlp + 4H(d_k + d_v)) + 2H·T²
 ///                 (the T² term only for a layer that keeps its T×T weights for the
-///                 backward: softmax, and linear in its quadratic form; linear and mesa
-///                 beyond the chunked form's switch point keep nothing T×T), for
-///                 max(batch, evalBatch) sequences
+///                 backward: softmax up to T 256, and linear in its quadratic form; linear and
+///                 mesa beyond the chunked form's switch point keep nothing T×T)
+///     training    every layer's activations for the sequences whose forward and backward
+///                 run at once: a micro-batch per lane (`MicroBatches`: min(workers, pieces),
+///                 or one piece at a time when the workers are at least twice the pieces)
+///     evaluation  two layers' activations (and one layer's T×T weights where layers keep
+///                 them) for the held-out sequences in flight (a chunk per lane, or the
+///                 whole held-out batch at once for objectives that do not split batches), on top of the training
+///                 step's buffers, which the tensor pool keeps
+///     data        the training batch, the next one drawn beside it, the held-out batch
 ///
 /// It errs high by design: a refused run that would have fitted is a clear message, a run
-/// started that cannot fit is a crash.
+/// started that cannot fit is a crash. Measured (BENCHMARKS.md, Speed II, stop 23): softmax-7 at
+/// T 800 peaks at 2.6 GiB and is estimated at 5.7 GiB; before the micro-batches and chunks
+/// were counted the estimate was 34.7 GiB, and a 24 GiB machine refused the run.
 public struct MemoryEstimate {
     public let bytes: Double
+    /// Sequences whose activations of every layer are kept at once by a training step.
+    public let trainingSequences: Int
+    /// Held-out sequences whose forwards run at once.
+    public let evaluationSequences: Int
 
-    public init(_ config: TrainConfig) {
+    /// `splitsBatches`: the objective trains on `config.microBatches` pieces and evaluates in
+    /// chunks of `Trainer.defaultEvaluationChunk` (`NextStatePrediction`); false: the whole
+    /// training batch and the whole held-out batch at once (prompt tuning, language models).
+    /// `workers`: the threads the run will use.
+    public init(_ config: TrainConfig, splitsBatches: Bool, workers: Int = Parallel.workers) {
         let m = config.model
         let (n, d, h) = (Double(m.dimension), Double(m.width), Double(m.heads))
         let (dk, dv, layers) = (Double(m.keySize), Double(m.valueSize), Double(m.layers.count))
@@ -29,9 +48,26 @@ public struct MemoryEstimate {
             AttentionSpec(kind: kind, heads: m.heads).core.keepsWeights(length: config.length, keySize: m.keySize,
                                                                         valueSize: m.valueSize)
         }.count
-        let perSequence = layers * t * (12 * d + 3 * hidden + 4 * h * (dk + dv)) + Double(keptWeights) * 2 * h * t * t + 4 * t * d
-        let sequences = Double(max(config.batchSize, config.evalBatchSize))
-        bytes = 4 * (4 * parameters + perSequence * sequences)
+        let perLayer = t * (12 * d + 3 * hidden + 4 * h * (dk + dv))
+        let perSequence = layers * perLayer + Double(keptWeights) * 2 * h * t * t + 4 * t * d
+        let workers = max(1, workers)
+
+        let batch = max(1, config.batchSize)
+        let pieces = splitsBatches ? min(max(1, config.microBatches), batch) : 1
+        let pieceSize = (batch + pieces - 1) / pieces
+        let trainingLanes = workers >= 2 * pieces ? 1 : min(workers, pieces)
+        trainingSequences = pieceSize * trainingLanes
+
+        let heldOut = max(1, config.evalBatchSize)
+        let chunk = splitsBatches ? min(Trainer.defaultEvaluationChunk(config), heldOut) : heldOut
+        let chunks = (heldOut + chunk - 1) / chunk
+        evaluationSequences = chunk * (chunks == 1 ? 1 : min(workers, chunks))
+
+        let state = (4 + Double(pieces)) * parameters
+        let activations = perSequence * Double(trainingSequences)
+            + (2 * perLayer + (keptWeights > 0 ? 2 * h * t * t : 0) + 4 * t * d) * Double(evaluationSequences)
+        let data = 2 * t * (n + 1) * (2 * Double(batch) + Double(heldOut))
+        bytes = 4 * (state + activations + data)
     }
 
     /// Memory this process may still use: MemAvailable, lowered to the cgroup's limit when it

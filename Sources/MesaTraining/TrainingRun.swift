@@ -25,6 +25,8 @@ public enum TrainingRun {
     /// `shouldStop` is polled before every step (Ctrl-C and SIGTERM by default); when it answers
     /// true the run checkpoints and returns `.interrupted`. `stepDone(step)` is called as soon as
     /// each optimizer step is done, before its evaluation and metrics (`BenchProbe`).
+    /// `splitsBatches`: whether the objective trains on micro-batches and evaluates in chunks, as
+    /// the next-state objective does (it sizes `MemoryEstimate`).
     /// Everything that can be checked is checked before anything is written: the configuration,
     /// the memory it needs, the directory, and on `resume` that config.json and the checkpoint
     /// belong to this configuration.
@@ -32,9 +34,10 @@ public enum TrainingRun {
                            progress: Bool = true, label: String = "train",
                            shouldStop: () -> Bool = { Interrupt.requested },
                            stepDone: (Int) -> Void = { _ in },
-                           makeTrainer: (TrainConfig) throws -> Trainer = { try Trainer(config: $0) }) throws -> TrainingSummary {
+                           makeTrainer: (TrainConfig) throws -> Trainer = { try Trainer(config: $0) },
+                           splitsBatches: Bool = true) throws -> TrainingSummary {
         try config.validate()
-        try MemoryEstimate(config).check()
+        try MemoryEstimate(config, splitsBatches: splitsBatches).check()
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: dir.url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw TrainingError.notADirectory(dir.url.path)

@@ -51,7 +51,7 @@ public enum TuningRun {
                            label: String = "tune", shouldStop: () -> Bool = { Interrupt.requested }) throws -> TrainingSummary {
         try config.validate()
         let train = config.trainConfig()
-        try MemoryEstimate(train).check()
+        try MemoryEstimate(train, splitsBatches: false).check()
         if dir.url.standardizedFileURL.path == URL(fileURLWithPath: config.model).standardizedFileURL.path {
             throw TrainingError.runExists(dir.url.path + " (the model's own run)")
         }

@@ -3,9 +3,9 @@ import MesaTensor
 
 /// When the `mesa` tool restarts itself with other OpenBLAS kernels (`BLASKernels.shouldRestart`):
 /// whenever the family in use is not the CPU's preferred one and the user has not chosen. Debian's
-/// OpenBLAS 0.3.21 gives an AVX-512 AMD EPYC (Zen 5) its "Cooperlake" kernels, which are fast but
-/// leave mesa's thin products (SmallGemm, bound to SkylakeX's bits) off: softmax-7's step took
-/// 81 ms there against 73 ms after the restart, and its bytes were not those of an Intel host.
+/// OpenBLAS 0.3.21 gives an AVX-512 AMD EPYC (Zen 5) its "Cooperlake" kernels, whose sgemm is
+/// SkylakeX's but beside which mesa's thin products (SmallGemm) stay off: softmax-7's step took
+/// 81 ms there against 73 ms after the restart.
 @Suite struct BLASKernelsTests {
     @Test func restartsWheneverTheFamilyIsNotThePreferredOne() {
         for core in ["Prescott", "Haswell", "Zen", "Cooperlake", "SapphireRapids"] {

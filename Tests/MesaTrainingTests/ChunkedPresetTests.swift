@@ -29,11 +29,25 @@ import MesaTraining
     @Test func memoryEstimateFollowsTheForm() throws {
         var c = try Presets.config("linear-2")
         c.length = 800
-        let chunked = MemoryEstimate(c).bytes
-        let (b, h, t) = (Double(max(c.batchSize, c.evalBatchSize)), Double(c.model.heads), 800.0)
-        let withTSquared = chunked + 4 * Double(c.model.layers.count) * 2 * h * t * t * b
-        #expect(chunked < withTSquared / 5, "\(MemoryEstimate.format(chunked)) vs \(MemoryEstimate.format(withTSquared))")
+        let estimate = MemoryEstimate(c, splitsBatches: true, workers: 2)
+        let chunked = estimate.bytes
+        let (b, h, t) = (Double(estimate.trainingSequences), Double(c.model.heads), 800.0)
+        let tSquared = 4 * Double(c.model.layers.count) * 2 * h * t * t * b   // the kept weights alone
+        #expect(chunked < tSquared, "\(MemoryEstimate.format(chunked)) vs \(MemoryEstimate.format(tSquared))")
         c.length = 50
-        #expect(MemoryEstimate(c).bytes < chunked)
+        #expect(MemoryEstimate(c, splitsBatches: true, workers: 2).bytes < chunked)
+    }
+
+    /// The sequences counted: a micro-batch per lane (one piece at a time once the workers are
+    /// twice the pieces), a held-out chunk per lane; without splitting, the whole batches.
+    @Test func memoryEstimateCountsTheSequencesInFlight() throws {
+        let c = try Presets.config("softmax-7")   // B 256 in 4 pieces of 64, held-out 1 024 in chunks of 64
+        for (workers, training, evaluation) in [(1, 64, 64), (2, 128, 128), (3, 192, 192), (8, 64, 512)] {
+            let e = MemoryEstimate(c, splitsBatches: true, workers: workers)
+            #expect((e.trainingSequences, e.evaluationSequences) == (training, evaluation), "\(workers) workers")
+        }
+        let whole = MemoryEstimate(c, splitsBatches: false, workers: 2)
+        #expect((whole.trainingSequences, whole.evaluationSequences) == (256, 1024))
+        #expect(whole.bytes > 3 * MemoryEstimate(c, splitsBatches: true, workers: 2).bytes)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MesaExperiments
+import MesaTraining
 import MesaTensor
 
 /// The `mesa` tool as a user runs it (built by `swift build` before the tests run).
@@ -134,6 +135,29 @@ import MesaTensor
         #expect(peak > 5 * 1_048_576 && peak < 200 * 1_048_576, "\(peak / 1_048_576) MiB")
         let first = try #require(r.medianFirstStepSeconds)
         #expect(first > 0 && first <= r.medianSeconds)
+    }
+
+    /// The memory estimate that refuses runs errs high, but not by the tenfold it did when it
+    /// counted the whole batch and the whole held-out batch at once (softmax-7 at T 800 was refused
+    /// at 34.7 GiB; it peaks at 2.6 GiB): against the 1-step process's own peak (VmHWM), for
+    /// softmax with and without its kept T×T weights (T 200, T 300) and the chunked mesa-layer.
+    @Test func theMemoryEstimateErrsHighButNotTenfold() throws {
+        guard let binary = Self.binary else { Issue.record("build the tool first"); return }
+        let base = try #require(try FirstStepBenchmark.run(
+            executable: binary.path, trainArguments: ["--preset", "linear-1", "--batch-size", "8", "--length", "10",
+                                                      "--set", "evalBatchSize=8"], runs: 1).medianPeakResidentBytes)
+        for (preset, length) in [("softmax-7", 200), ("softmax-7", 300), ("full-mesa", 300)] {
+            var config = try MesaTraining.Presets.config(preset)
+            (config.batchSize, config.length, config.evalBatchSize) = (64, length, 128)
+            let estimate = MemoryEstimate(config, splitsBatches: true).bytes
+            let r = try FirstStepBenchmark.run(executable: binary.path, trainArguments: [
+                "--preset", preset, "--batch-size", "64", "--length", "\(length)", "--set", "evalBatchSize=128"], runs: 1)
+            let peak = try #require(r.medianPeakResidentBytes)
+            let mib = { (x: Double) in String(format: "%.0f MiB", x / 1_048_576) }
+            #expect(peak - base <= estimate, "\(preset) T \(length): peak \(mib(peak)) (base \(mib(base))), estimate \(mib(estimate))")
+            #expect(estimate <= 4 * peak, "\(preset) T \(length): peak \(mib(peak)), estimate \(mib(estimate))")
+            print("memory \(preset) T \(length): peak \(mib(peak)) (base \(mib(base))), estimate \(mib(estimate))")
+        }
     }
 
     @Test func trainThenEvaluate() throws {

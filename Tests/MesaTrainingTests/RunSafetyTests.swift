@@ -61,19 +61,19 @@ import MesaTraining
 
     @Test func aRunThatDoesNotFitInMemoryIsRefusedBeforeAnythingIsWritten() throws {
         var c = try smallConfig()
-        #expect(throws: Never.self) { try MemoryEstimate(c).check(available: 1e9) }
+        #expect(throws: Never.self) { try MemoryEstimate(c, splitsBatches: true).check(available: 1e9) }
         c.batchSize = 100_000_000
         let dir = RunDirectory(temporaryDirectory())
         do {
             _ = try TrainingRun.run(config: c, in: dir, resume: false, progress: false)
-            Issue.record("a run of \(MemoryEstimate.format(MemoryEstimate(c).bytes)) started")
+            Issue.record("a run of \(MemoryEstimate.format(MemoryEstimate(c, splitsBatches: true).bytes)) started")
         } catch {
             #expect("\(error)".contains("needs about") && "\(error)".contains("available"), "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: dir.url.path))
         c = try smallConfig()
         c.length = 10_000_000   // linear layers keep nothing T×T beyond the chunked form's switch: activations must not fit
-        #expect(throws: TrainingError.self) { try MemoryEstimate(c).check(available: 64 * 1_073_741_824) }
+        #expect(throws: TrainingError.self) { try MemoryEstimate(c, splitsBatches: true).check(available: 64 * 1_073_741_824) }
     }
 
     /// Resume without a checkpoint (killed before the first one) starts again at step 0 with
