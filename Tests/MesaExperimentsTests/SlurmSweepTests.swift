@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MesaTestSupport
 import MesaExperiments
 import MesaTraining
 

@@ -3,39 +3,7 @@ import Testing
 import MesaAnalysis
 import MesaExperiments
 import MesaTraining
-
-/// The `mesa` tool built beside the tests (scripts/test.sh builds it), run as a user runs it.
-enum MesaTool {
-    static let binary: URL? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        for config in ["release", "debug"] {
-            let u = root.appendingPathComponent(".build/\(config)/mesa")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-        }
-        return nil
-    }()
-
-    struct Result { let status: Int32; let out: String; let err: String }
-
-    static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
-        guard let binary else {
-            Issue.record("build the tool first: swift build -c release (scripts/test.sh does)")
-            return Result(status: -1, out: "", err: "")
-        }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
-    }
-}
+import MesaTestSupport
 
 /// Every file under `dir` (relative path → bytes), the sweep's own logs and report left out.
 func runFiles(_ dir: URL) throws -> [String: Data] {

@@ -1,36 +1,10 @@
 import Foundation
 import Testing
+import MesaTestSupport
 
 /// `mesa lm` as a user runs it (the tool built by `swift build` before the tests run).
 @Suite struct LMCommandLineTests {
-    static let binary: URL? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        for config in ["release", "debug"] {
-            let u = root.appendingPathComponent(".build/\(config)/mesa")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-        }
-        return nil
-    }()
-
-    struct Result { let status: Int32; let out: String; let err: String }
-
-    func mesa(_ args: [String]) throws -> Result {
-        guard let binary = Self.binary else {
-            Issue.record("build the tool first: swift build -c release (scripts/test.sh does)")
-            return Result(status: -1, out: "", err: "")
-        }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
-    }
+    func mesa(_ args: [String]) throws -> MesaTool.Result { try MesaTool.run(args) }
 
     let tiny = ["--steps", "4", "--batch-size", "2", "--length", "16", "--set", "evalBatchSize=4", "--set", "model.width=16",
                 "--set", "model.keySize=4", "--set", "model.valueSize=4", "--set", "model.mlpHidden=16",

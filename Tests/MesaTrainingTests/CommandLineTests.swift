@@ -3,37 +3,14 @@ import Testing
 import MesaExperiments
 import MesaTraining
 import MesaTensor
+import MesaTestSupport
 
 /// The `mesa` tool as a user runs it (built by `swift build` before the tests run).
 @Suite struct CommandLineTests {
-    static let binary: URL? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        for config in ["release", "debug"] {
-            let u = root.appendingPathComponent(".build/\(config)/mesa")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-        }
-        return nil
-    }()
+    static var binary: URL? { MesaTool.binary }
 
-    struct Result { let status: Int32; let out: String; let err: String }
-
-    func mesa(_ args: [String], environment: [String: String] = [:], unset: [String] = []) throws -> Result {
-        guard let binary = Self.binary else {
-            Issue.record("build the tool first: swift build -c release (scripts/test.sh does)")
-            return Result(status: -1, out: "", err: "")
-        }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !unset.contains($0.key) }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    func mesa(_ args: [String], environment: [String: String] = [:], unset: [String] = []) throws -> MesaTool.Result {
+        try MesaTool.run(args, environment: environment, unset: unset)
     }
 
     let small = ["--preset", "linear-2", "--steps", "3", "--batch-size", "8", "--length", "10",
