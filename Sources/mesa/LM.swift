@@ -37,18 +37,13 @@ struct LMTrain: ParsableCommand {
     var corpus: [String] = []
     @Option(name: .customLong("validation-fraction"), help: "Share of every file kept for validation.")
     var validationFraction: Double = 0.1
-    @Option(help: "Run directory (default: runs/PRESET-sSEED).") var out: String?
-    @Flag(help: "Continue the run in --out from its last checkpoint (only --steps may change, and only upwards).")
-    var resume = false
-    @Flag(help: "No progress line.") var quiet = false
+    @OptionGroup var runOptions: RunOptions
 
     func run() throws {
         let dir: RunDirectory
         var config: TrainConfig
-        if resume {
-            guard let out else { throw CommandError("--resume needs --out DIR, the run to continue") }
-            dir = RunDirectory(URL(fileURLWithPath: out))
-            let saved = try dir.readConfig()
+        if let (resumed, saved) = try runOptions.runToResume() {
+            dir = resumed
             if !corpus.isEmpty, corpus.map(absolute) != saved.task.text?.corpus {
                 throw CommandError("--corpus differs from the run's corpus (\(saved.task.text?.corpus.joined(separator: ", ") ?? "none")); --resume continues a run as configured")
             }
@@ -59,17 +54,17 @@ struct LMTrain: ParsableCommand {
                 throw CommandError("no --corpus given and the default corpus \(Corpus.defaultPath) is missing: install Debian's fortunes (scripts/setup.sh does) or pass --corpus FILE_OR_FOLDER")
             }
             let text = try Corpus(paths: paths, validationFraction: validationFraction)
-            if !text.skipped.isEmpty && !quiet {
+            if !text.skipped.isEmpty && !runOptions.quiet {
                 note("corpus: \(text.files.count) files, \(text.totalBytes) bytes; skipped \(text.skipped.count) file(s) that are not UTF-8 text, e.g. "
                      + text.skipped.prefix(3).map { "\($0.path) (\($0.reason))" }.joined(separator: ", "))
             }
             config = try options.applied(to: LMPresets.config(options.preset ?? "lm-2-mesa",
                                                               corpus: text.settings(paths: paths, validationFraction: validationFraction)))
             try text.check(length: config.length)
-            dir = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.preset)-s\(config.seed)"))
+            dir = runOptions.directory(for: config)
         }
         Interrupt.install()
-        let summary = try LanguageModelling.train(config: config, in: dir, resume: resume, progress: !quiet)
+        let summary = try LanguageModelling.train(config: config, in: dir, resume: runOptions.resume, progress: !runOptions.quiet)
         switch summary.outcome {
         case .finished:
             let eval = summary.finalEvalLoss.map { String(format: "%.4f nats = %.4f bits per byte", $0, $0 / log(2)) } ?? "-"
@@ -77,9 +72,7 @@ struct LMTrain: ParsableCommand {
                   + String(format: "(%.0f tokens/s); ", summary.stepsPerSecond * Double(config.batchSize * config.length))
                   + "held-out loss \(eval); run in \(dir.url.path)")
         case .interrupted:
-            print("stopped by \(Interrupt.signalName ?? "request") at step \(summary.steps); checkpoint of step \(summary.steps) "
-                  + "and metrics written to \(dir.url.path). Continue with: mesa lm train --out \(dir.url.path) --resume")
-            throw ExitCode(Interrupt.exitStatus)
+            throw runOptions.stopped(at: summary.steps, in: dir, command: "mesa lm train")
         }
     }
 }

@@ -67,19 +67,14 @@ struct Train: ParsableCommand {
         """)
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Run directory (default: runs/PRESET-sSEED).") var out: String?
-    @Flag(help: "Continue the run in --out from its last checkpoint (only --steps may change, and only upwards).")
-    var resume = false
-    @Flag(help: "No progress line.") var quiet = false
+    @OptionGroup var runOptions: RunOptions
 
     func run() throws {
         let dir: RunDirectory
         var config: TrainConfig
         var extendedFrom: Int?
-        if resume {
-            guard let out else { throw CommandError("--resume needs --out DIR, the run to continue") }
-            dir = RunDirectory(URL(fileURLWithPath: out))
-            let saved = try dir.readConfig()
+        if let (resumed, saved) = try runOptions.runToResume() {
+            dir = resumed
             if let preset = options.preset, preset != saved.preset {
                 throw CommandError("--preset \(preset) differs from the run's preset \(saved.preset) (\(dir.configURL.path)); "
                                    + "--resume continues a run as configured, only --steps may change")
@@ -91,11 +86,11 @@ struct Train: ParsableCommand {
             if config.steps > saved.steps { extendedFrom = saved.steps }
         } else {
             config = try options.config()
-            dir = RunDirectory(URL(fileURLWithPath: out ?? "runs/\(config.preset)-s\(config.seed)"))
+            dir = runOptions.directory(for: config)
         }
         Interrupt.install()
         let probe = BenchProbe.fromEnvironment()
-        let summary = try TrainingRun.run(config: config, in: dir, resume: resume, progress: !quiet,
+        let summary = try TrainingRun.run(config: config, in: dir, resume: runOptions.resume, progress: !runOptions.quiet,
                                           stepDone: { _ in probe?.stepDone() })
         probe?.finish()
         if let extendedFrom {
@@ -107,9 +102,7 @@ struct Train: ParsableCommand {
                   + String(format: "(%.1f steps/s); ", summary.stepsPerSecond)
                   + "held-out loss \(summary.finalEvalLoss.map { String(format: "%.6g", $0) } ?? "-"); run in \(dir.url.path)")
         case .interrupted:
-            print("stopped by \(Interrupt.signalName ?? "request") at step \(summary.steps); checkpoint of step \(summary.steps) "
-                  + "and metrics written to \(dir.url.path). Continue with: mesa train --out \(dir.url.path) --resume")
-            throw ExitCode(Interrupt.exitStatus)
+            throw runOptions.stopped(at: summary.steps, in: dir, command: "mesa train")
         }
     }
 }
