@@ -12,7 +12,8 @@ public func fuzzConfig(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     guard let config = try? ConfigJSON.decodeStrictly(TrainConfig.self, from: data) else { return 0 }
     _ = ConfigJSON.differences(config, config)
     guard (try? config.validate()) != nil else { return 0 }
-    _ = MemoryEstimate(config).bytes
+    _ = MemoryEstimate(config, splitsBatches: true).bytes
+    _ = MemoryEstimate(config, splitsBatches: false).bytes
     // A valid configuration is written to config.json and must read back as itself.
     guard let encoded = try? JSONEncoder().encode(config) else {
         fatalError("a valid configuration cannot be written as JSON")

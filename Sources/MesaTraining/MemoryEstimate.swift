@@ -52,16 +52,18 @@ public struct MemoryEstimate {
         let perSequence = layers * perLayer + Double(keptWeights) * 2 * h * t * t + 4 * t * d
         let workers = max(1, workers)
 
+        // Sizes as large as Int holds (a config.json can say anything): no sum or product may trap.
+        func ceilDiv(_ a: Int, _ b: Int) -> Int { (a - 1) / b + 1 }
+        func times(_ a: Int, _ b: Int) -> Int { let (p, o) = a.multipliedReportingOverflow(by: b); return o ? .max : p }
         let batch = max(1, config.batchSize)
         let pieces = splitsBatches ? min(max(1, config.microBatches), batch) : 1
-        let pieceSize = (batch + pieces - 1) / pieces
-        let trainingLanes = workers >= 2 * pieces ? 1 : min(workers, pieces)
-        trainingSequences = pieceSize * trainingLanes
+        let trainingLanes = workers / 2 >= pieces ? 1 : min(workers, pieces)
+        trainingSequences = times(ceilDiv(batch, pieces), trainingLanes)
 
         let heldOut = max(1, config.evalBatchSize)
         let chunk = splitsBatches ? min(Trainer.defaultEvaluationChunk(config), heldOut) : heldOut
-        let chunks = (heldOut + chunk - 1) / chunk
-        evaluationSequences = chunk * (chunks == 1 ? 1 : min(workers, chunks))
+        let chunks = ceilDiv(heldOut, chunk)
+        evaluationSequences = times(chunk, chunks == 1 ? 1 : min(workers, chunks))
 
         let state = (4 + Double(pieces)) * parameters
         let activations = perSequence * Double(trainingSequences)

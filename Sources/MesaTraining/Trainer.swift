@@ -115,7 +115,7 @@ public final class Trainer {
     /// other's last chunk.
     public static func defaultEvaluationChunk(_ config: TrainConfig) -> Int {
         let parts = max(1, config.microBatches)
-        return max(1, (config.batchSize + parts - 1) / parts)
+        return config.batchSize < 1 ? 1 : (config.batchSize - 1) / parts + 1
     }
 
     /// Mean loss on the held-out batch, `evaluationChunk` sequences at a time (the same bits as

@@ -74,6 +74,18 @@ import MesaTraining
         c = try smallConfig()
         c.length = 10_000_000   // linear layers keep nothing T×T beyond the chunked form's switch: activations must not fit
         #expect(throws: TrainingError.self) { try MemoryEstimate(c, splitsBatches: true).check(available: 64 * 1_073_741_824) }
+        // Sizes as large as a config.json can write are refused, not a trap.
+        for (batch, held, pieces) in [(Int.max, Int.max, Int.max), (Int.max, 1, 7), (1, Int.max, Int.max), (Int.max - 1, 3, 2)] {
+            c = try smallConfig()
+            (c.batchSize, c.evalBatchSize, c.microBatches) = (batch, held, pieces)
+            for split in [true, false] {
+                for workers in [1, 2, Int.max] {
+                    #expect(throws: TrainingError.self) {
+                        try MemoryEstimate(c, splitsBatches: split, workers: workers).check(available: 64 * 1_073_741_824)
+                    }
+                }
+            }
+        }
     }
 
     /// Resume without a checkpoint (killed before the first one) starts again at step 0 with
