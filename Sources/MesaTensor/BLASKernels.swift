@@ -37,9 +37,9 @@ public enum BLASKernels {
     /// in use are weaker: Debian's OpenBLAS 0.3.21 serves an AVX-512 AMD EPYC (Zen 5) with
     /// its "Cooperlake" kernels (the same sgemm as SkylakeX's, but mesa's own thin products,
     /// `SmallGemm`, run only beside the family named SkylakeX: softmax-7's step took 81 ms
-    /// there against 73 ms after the restart) and older EPYCs with the AVX2 "Zen" kernels,
-    /// whose bits differ. One family per instruction set gives every CPU that has it the same
-    /// speed-ups and the same bytes (BENCHMARKS.md, Speed II, stop 23).
+    /// there against 73 ms after the restart), and an AVX-512 CPU it takes for an AVX2 one its
+    /// "Haswell" or "Zen" kernels, whose bits differ. One family per instruction set gives every
+    /// CPU that has it the same speed-ups and the same bytes (BENCHMARKS.md, Speed II, stop 23).
     public static func shouldRestart(coreInUse: String, preferred: String?, userChose: Bool) -> Bool {
         guard !userChose, let preferred else { return false }
         return coreInUse.lowercased() != preferred.lowercased()

@@ -17,9 +17,9 @@ import MesaTensor
 ///                 run at once: a micro-batch per lane (`MicroBatches`: min(workers, pieces),
 ///                 or one piece at a time when the workers are at least twice the pieces)
 ///     evaluation  two layers' activations (and one layer's T×T weights where layers keep
-///                 them) for the held-out sequences in flight (a chunk per lane, or the
-///                 whole held-out batch at once for objectives that do not split batches), on top of the training
-///                 step's buffers, which the tensor pool keeps
+///                 them) for the held-out sequences in flight (a chunk per lane, or the whole
+///                 held-out batch at once for objectives that do not split batches), on top
+///                 of the training step's buffers, which the tensor pool keeps
 ///     data        the training batch, the next one drawn beside it, the held-out batch
 ///
 /// It errs high by design: a refused run that would have fitted is a clear message, a run
