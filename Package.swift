@@ -75,7 +75,7 @@ let package = Package(
                                    "MesaTestSupport"],
                     resources: [.copy("Resources")], swiftSettings: fast),
         .testTarget(name: "MesaExperimentsTests",
-                    dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTheory", "MesaTestSupport"],
+                    dependencies: ["MesaExperiments", "MesaAnalysis", "MesaTraining", "MesaTheory", "MesaTensor", "MesaTestSupport"],
                     swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]

@@ -49,6 +49,8 @@ public struct StepBenchmark {
     /// The process's CPU time (all threads) of each timed step, data excluded: with one thread
     /// (MESA_THREADS=1) robust to other load on the machine.
     public var stepCPU: [Double] = []
+    /// The machine's rates, measured after the steps (the achieved rate's fractions).
+    public var peak: MachinePeak?
 
     public static func run(config: TrainConfig, repeats: Int, warmup: Int = 3) throws -> StepBenchmark {
         let trainer = try Trainer(config: config)
@@ -91,6 +93,7 @@ public struct StepBenchmark {
         result.allocationsPerStep = Double(TensorAllocations.count - count0) / Double(counted)
         result.stepCPU = stepCPU
         result.allocatedBytesPerStep = Double(TensorAllocations.bytes - bytes0) / Double(counted)
+        result.peak = MachinePeak.measure()
         return result
     }
 
@@ -118,7 +121,7 @@ public struct StepBenchmark {
           baseline: step with attention composed of whole-batch operations (data excluded)
                                  \(ms(composedStep))   → fused kernels \(String(format: "%.2f", Self.median(composedStep) / step))x faster
           tensor buffers allocated per step \(String(format: "%.1f (%.1f MiB)", allocationsPerStep, allocatedBytesPerStep / 1_048_576)), after the first steps (fresh buffers from malloc: pool misses; the pool holds \(String(format: "%.0f", Double(TensorPool.shared.heldBytes) / 1_048_576)) MiB of free buffers, limit \(TensorPool.shared.limitBytes >> 20) MiB)
-          matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \(String(format: "%.1f", flopsPerStep / step / 1e9)) GFLOP/s achieved
+          matrix FLOPs per step  \(String(format: "%.3f", flopsPerStep / 1e9)) GFLOP → \(String(format: "%.1f", flopsPerStep / step / 1e9)) GFLOP/s achieved\(peak.map { ":\n                         " + $0.fractions(of: flopsPerStep / step / 1e9) } ?? "")
         """
     }
 }
@@ -150,13 +153,19 @@ public enum BLASBenchmark {
     public struct Result {
         public let rows: [(shape: String, threads: String, gflops: Double)]
         public var report: String {
-            "OpenBLAS kernels: \(BLASKernels.coreName)\n" + rows.map { "sgemm \($0.shape.padding(toLength: 18, withPad: " ", startingAt: 0)) \($0.threads.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", $0.gflops)) GFLOP/s" }
+            "OpenBLAS kernels: \(BLASKernels.coreName)\n" + rows.map { row in
+                let what = row.shape.hasPrefix("FMA") ? row.shape : "sgemm \(row.shape)"
+                return "\(what.padding(toLength: 30, withPad: " ", startingAt: 0)) \(row.threads.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", row.gflops)) GFLOP/s"
+            }
                 .joined(separator: "\n")
         }
     }
 
     public static func run() -> Result {
         var rows: [(String, String, Double)] = []
+        let fmaLabel = "FMA peak (register-only loop)"
+        rows.append((fmaLabel, "1 thread", MachinePeak.fmaPeak(threads: 1)))
+        if Parallel.workers > 1 { rows.append((fmaLabel, "\(Parallel.workers) threads", MachinePeak.fmaPeak(threads: Parallel.workers))) }
         for (m, n, k) in [(1024, 1024, 1024), (12800, 240, 40), (50, 50, 20)] {
             let a = Tensor(shape: [m, k], repeating: 0.5, dtype: .float32)
             let b = Tensor(shape: [n, k], repeating: 0.25, dtype: .float32)
@@ -171,6 +180,40 @@ public enum BLASBenchmark {
             }
         }
         return Result(rows: rows)
+    }
+}
+
+/// The rates a training step's is stated against (issue 14: "the achieved fraction of the
+/// machine's peak (FMA units × clock, and the measured BLAS rate)"), measured on the spot: the
+/// FMA peak of a register-only loop on every worker, and sgemm at a projection's shape
+/// (12800×240×40), rows split over the workers as mesa's products run.
+public struct MachinePeak {
+    public let threads: Int
+    public let fmaGFLOPS: Double, sgemmGFLOPS: Double
+
+    public init(threads: Int, fmaGFLOPS: Double, sgemmGFLOPS: Double) {
+        (self.threads, self.fmaGFLOPS, self.sgemmGFLOPS) = (threads, fmaGFLOPS, sgemmGFLOPS)
+    }
+
+    /// The best of three ~0.1 s runs of the loop (`FMAPeak`).
+    public static func fmaPeak(threads: Int) -> Double {
+        (0..<3).map { _ in FMAPeak.gflops(threads: threads) }.max() ?? 0
+    }
+
+    public static func measure() -> MachinePeak {
+        let (m, n, k) = (12800, 240, 40)
+        let a = Tensor(shape: [m, k], repeating: 0.5, dtype: .float32), b = Tensor(shape: [n, k], repeating: 0.25, dtype: .float32)
+        let reps = 10
+        let seconds = medianTime(repeats: 7) { for _ in 0..<reps { _ = linear(a, b) } }.median
+        return MachinePeak(threads: Parallel.workers, fmaGFLOPS: fmaPeak(threads: Parallel.workers),
+                           sgemmGFLOPS: 2.0 * Double(m * n * k) * Double(reps) / seconds / 1e9)
+    }
+
+    /// "51% of the FMA peak (504.7 GFLOP/s on 2 threads), 64% of sgemm 12800×240×40 (402.6 GFLOP/s)".
+    public func fractions(of gflops: Double) -> String {
+        func part(_ peak: Double) -> String { peak > 0 ? String(format: "%.0f%%", 100 * gflops / peak) : "–" }
+        return "\(part(fmaGFLOPS)) of the FMA peak (\(String(format: "%.1f", fmaGFLOPS)) GFLOP/s on \(threads) thread\(threads == 1 ? "" : "s")), "
+            + "\(part(sgemmGFLOPS)) of sgemm 12800×240×40 (\(String(format: "%.1f", sgemmGFLOPS)) GFLOP/s)"
     }
 }
 

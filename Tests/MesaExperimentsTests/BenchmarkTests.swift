@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import MesaExperiments
 import MesaTraining
+import MesaTensor
 
 /// The issue 14 benchmarks' own arithmetic and plumbing (not their timings).
 @Suite struct BenchmarkTests {
@@ -13,6 +14,25 @@ import MesaTraining
         // A constant part at small x does not matter at the large end.
         let mixed = values.map { 0.5 + 1e-3 * Double($0) * Double($0) * Double($0) }
         #expect(abs(ScalingBenchmark.slope(values, mixed) - 3) < 0.01)
+    }
+
+    /// A step's rate against the machine's: both fractions, and "–" for a rate that was not measured.
+    @Test func machinePeakStatesBothFractions() {
+        let peak = MachinePeak(threads: 2, fmaGFLOPS: 500, sgemmGFLOPS: 400)
+        #expect(peak.fractions(of: 100) == "20% of the FMA peak (500.0 GFLOP/s on 2 threads), 25% of sgemm 12800×240×40 (400.0 GFLOP/s)")
+        #expect(MachinePeak(threads: 1, fmaGFLOPS: 0, sgemmGFLOPS: 50).fractions(of: 100)
+                == "– of the FMA peak (0.0 GFLOP/s on 1 thread), 200% of sgemm 12800×240×40 (50.0 GFLOP/s)")
+    }
+
+    /// The FMA loop runs and reports a rate on every x86-64 CPU mesa builds for (AVX2 + FMA); a
+    /// thread count out of range is 0, not a crash.
+    @Test func fmaPeakMeasuresARate() {
+        #if arch(x86_64)
+        let one = FMAPeak.gflops(threads: 1, iterations: 1_000_000)
+        #expect(one > 1 && one < 10_000, "\(one) GFLOP/s")
+        #endif
+        #expect(FMAPeak.gflops(threads: 0) == 0)
+        #expect(FMAPeak.gflops(threads: 1, iterations: 0) == 0)
     }
 
     /// A tiny sweep writes every CSV with one row per value and one column per kind.

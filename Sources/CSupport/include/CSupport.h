@@ -142,6 +142,11 @@ typedef struct {
 void mesa512_adamw(long n, const float *g, float *m, float *v, float *p, const MesaAdamWConstants *c);
 void mesa_adamw_avx2(long n, const float *g, float *m, float *v, float *p, const MesaAdamWConstants *c);
 
+/// The single-precision FMA rate of a register-only loop (fmapeak.c): `iterations` rounds of 12
+/// independent fused multiply-adds of 16 lanes (AVX-512) or 8 (AVX2 + FMA) on each of `threads`
+/// threads at once, in GFLOP/s (2 per lane per FMA). 0 where the CPU has neither.
+double mesa_fma_peak_gflops(int threads, long iterations);
+
 /// The MLP's GELU on n Float32 values, 16 lanes at a time (gelu512.c; AVX-512, only after
 /// mesa_cpu_has_avx512()): bit for bit MesaTensor's geluValueAndDerivative (tanh form, fastTanh).
 void mesa512_gelu(const float *x, float *value, long n);
