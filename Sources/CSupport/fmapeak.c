@@ -16,39 +16,27 @@
 
 typedef struct { long iterations; int wide; float sink; } FMAWork;
 
-MESA_AVX512 static float fma16(long iterations) {
-    __m512 a[12];
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(1.0f + 0.1f * (float)i);
-    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (long n = 0; n < iterations; n++) {
-        a[0] = _mm512_fmadd_ps(a[0], m, c); a[1] = _mm512_fmadd_ps(a[1], m, c); a[2] = _mm512_fmadd_ps(a[2], m, c);
-        a[3] = _mm512_fmadd_ps(a[3], m, c); a[4] = _mm512_fmadd_ps(a[4], m, c); a[5] = _mm512_fmadd_ps(a[5], m, c);
-        a[6] = _mm512_fmadd_ps(a[6], m, c); a[7] = _mm512_fmadd_ps(a[7], m, c); a[8] = _mm512_fmadd_ps(a[8], m, c);
-        a[9] = _mm512_fmadd_ps(a[9], m, c); a[10] = _mm512_fmadd_ps(a[10], m, c); a[11] = _mm512_fmadd_ps(a[11], m, c);
-        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]));
-        __asm__ volatile("" : "+v"(a[6]), "+v"(a[7]), "+v"(a[8]), "+v"(a[9]), "+v"(a[10]), "+v"(a[11]));
+// One loop per lane width: twelve chains a = a·m + c, kept in registers (the empty asm stops the
+// compiler from folding them), summed at the end so that nothing is dead.
+#define MESA_FMA_LOOP(NAME, TARGET, VEC, SET1, FMADD, FIRST)                                        \
+    TARGET static float NAME(long iterations) {                                                    \
+        VEC a0 = SET1(1.0f), a1 = SET1(1.1f), a2 = SET1(1.2f), a3 = SET1(1.3f), a4 = SET1(1.4f);    \
+        VEC a5 = SET1(1.5f), a6 = SET1(1.6f), a7 = SET1(1.7f), a8 = SET1(1.8f), a9 = SET1(1.9f);    \
+        VEC a10 = SET1(2.0f), a11 = SET1(2.1f);                                                     \
+        const VEC m = SET1(0.999999f), c = SET1(1e-7f);                                             \
+        for (long n = 0; n < iterations; n++) {                                                     \
+            a0 = FMADD(a0, m, c); a1 = FMADD(a1, m, c); a2 = FMADD(a2, m, c); a3 = FMADD(a3, m, c);     \
+            a4 = FMADD(a4, m, c); a5 = FMADD(a5, m, c); a6 = FMADD(a6, m, c); a7 = FMADD(a7, m, c);     \
+            a8 = FMADD(a8, m, c); a9 = FMADD(a9, m, c); a10 = FMADD(a10, m, c); a11 = FMADD(a11, m, c); \
+            __asm__ volatile("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5));       \
+            __asm__ volatile("" : "+v"(a6), "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));     \
+        }                                                                                           \
+        return FIRST(a0) + FIRST(a1) + FIRST(a2) + FIRST(a3) + FIRST(a4) + FIRST(a5) + FIRST(a6)    \
+            + FIRST(a7) + FIRST(a8) + FIRST(a9) + FIRST(a10) + FIRST(a11);                          \
     }
-    float s = 0;
-    for (int i = 0; i < 12; i++) s += _mm512_cvtss_f32(a[i]);
-    return s;
-}
 
-MESA_AVX2 static float fma8(long iterations) {
-    __m256 a[12];
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(1.0f + 0.1f * (float)i);
-    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (long n = 0; n < iterations; n++) {
-        a[0] = _mm256_fmadd_ps(a[0], m, c); a[1] = _mm256_fmadd_ps(a[1], m, c); a[2] = _mm256_fmadd_ps(a[2], m, c);
-        a[3] = _mm256_fmadd_ps(a[3], m, c); a[4] = _mm256_fmadd_ps(a[4], m, c); a[5] = _mm256_fmadd_ps(a[5], m, c);
-        a[6] = _mm256_fmadd_ps(a[6], m, c); a[7] = _mm256_fmadd_ps(a[7], m, c); a[8] = _mm256_fmadd_ps(a[8], m, c);
-        a[9] = _mm256_fmadd_ps(a[9], m, c); a[10] = _mm256_fmadd_ps(a[10], m, c); a[11] = _mm256_fmadd_ps(a[11], m, c);
-        __asm__ volatile("" : "+v"(a[0]), "+v"(a[1]), "+v"(a[2]), "+v"(a[3]), "+v"(a[4]), "+v"(a[5]));
-        __asm__ volatile("" : "+v"(a[6]), "+v"(a[7]), "+v"(a[8]), "+v"(a[9]), "+v"(a[10]), "+v"(a[11]));
-    }
-    float s = 0;
-    for (int i = 0; i < 12; i++) s += _mm256_cvtss_f32(a[i]);
-    return s;
-}
+MESA_FMA_LOOP(fma16, MESA_AVX512, __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_cvtss_f32)
+MESA_FMA_LOOP(fma8, MESA_AVX2, __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_cvtss_f32)
 
 static void *fmaThread(void *p) {
     FMAWork *w = (FMAWork *)p;
