@@ -60,7 +60,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: fast),
         // What several test targets share: running the built `mesa` tool (MesaTool).
-        .target(name: "MesaTestSupport", path: "Tests/MesaTestSupport"),
+        .target(name: "MesaTestSupport", dependencies: ["MesaExperiments"], path: "Tests/MesaTestSupport"),
         .testTarget(name: "MesaTensorTests", dependencies: ["MesaTensor"], swiftSettings: fast),
         .testTarget(name: "MesaNNTests", dependencies: ["MesaNN", "MesaTasks", "MesaTensor"], swiftSettings: fast),
         .testTarget(name: "MesaTasksTests", dependencies: ["MesaTasks", "MesaTensor"], swiftSettings: fast),

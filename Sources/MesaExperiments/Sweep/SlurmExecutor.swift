@@ -205,17 +205,8 @@ public struct SlurmExecutor {
     public static func run(_ name: String, _ args: [String], environment: [String: String] = [:]) throws
         -> (status: Int32, out: String, err: String) {
         guard let path = tool(name) else { throw SweepError.sbatchMissing }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try CapturedProcess.run(URL(fileURLWithPath: path), args, environment: environment)
+        return (r.status, r.out, r.err)
     }
 
     private func note(_ line: String) {
