@@ -103,3 +103,21 @@ import MesaTensor
         #expect(synthetic.report.contains("A                         20.00 ms"))
     }
 }
+
+/// A child's output captured whole, whichever pipe it fills first.
+@Suite struct CapturedProcessTests {
+    /// 200 000 bytes on standard error, far past a pipe's 64 KiB, then a line on standard output:
+    /// read one pipe after the other, the child would block on the full one while the reader waited
+    /// for the other's end.
+    @Test func aChildThatFillsStandardErrorFirstIsReadWhole() throws {
+        let r = try CapturedProcess.run(URL(fileURLWithPath: "/bin/sh"),
+                                        ["-c", "head -c 200000 /dev/zero | tr '\\0' e >&2; echo done; exit 3"],
+                                        environment: ["MESA_CAPTURE_TEST": "1"], unset: ["HOME"])
+        #expect(r.status == 3)
+        #expect(r.out == "done\n")
+        #expect(r.err.utf8.count == 200_000 && r.err.allSatisfy { $0 == "e" })
+        let env = try CapturedProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "echo \"$MESA_CAPTURE_TEST:${HOME:-unset}\""],
+                                          environment: ["MESA_CAPTURE_TEST": "1"], unset: ["HOME"])
+        #expect(env.out == "1:unset\n")
+    }
+}
