@@ -151,14 +151,25 @@ public enum FlopCount {
 /// The machine's single-precision matrix-product rate through the BLAS mesa links.
 public enum BLASBenchmark {
     public struct Result {
-        public let rows: [(shape: String, threads: String, gflops: Double)]
+        /// What was measured ("sgemm 1024x1024x1024", "FMA peak (register-only loop)"), on how many threads.
+        public let rows: [(what: String, threads: String, gflops: Double)]
         public var report: String {
-            "OpenBLAS kernels: \(BLASKernels.coreName)\n" + rows.map { row in
-                let what = row.shape.hasPrefix("FMA") ? row.shape : "sgemm \(row.shape)"
-                return "\(what.padding(toLength: 30, withPad: " ", startingAt: 0)) \(row.threads.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", row.gflops)) GFLOP/s"
+            "OpenBLAS kernels: \(BLASKernels.coreName)\n" + rows.map {
+                "\($0.what.padding(toLength: 30, withPad: " ", startingAt: 0)) \($0.threads.padding(toLength: 30, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", $0.gflops)) GFLOP/s"
             }
                 .joined(separator: "\n")
         }
+    }
+
+    /// sgemm's rate for A [m, k] · Bᵀ (B [n, k]) over `reps` calls, median of 7: on this thread, or
+    /// with the rows split over the workers as mesa's products run (`rowsSplit`).
+    public static func rate(m: Int, n: Int, k: Int, reps: Int, rowsSplit: Bool) -> Double {
+        let a = Tensor(shape: [m, k], repeating: 0.5, dtype: .float32)
+        let b = Tensor(shape: [n, k], repeating: 0.25, dtype: .float32)
+        let seconds = medianTime(repeats: 7) {
+            for _ in 0..<reps { _ = rowsSplit ? linear(a, b) : matmul(a, b, transposeB: true) }
+        }.median
+        return 2.0 * Double(m * n * k) * Double(reps) / seconds / 1e9
     }
 
     public static func run() -> Result {
@@ -167,16 +178,12 @@ public enum BLASBenchmark {
         rows.append((fmaLabel, "1 thread", MachinePeak.fmaPeak(threads: 1)))
         if Parallel.workers > 1 { rows.append((fmaLabel, "\(Parallel.workers) threads", MachinePeak.fmaPeak(threads: Parallel.workers))) }
         for (m, n, k) in [(1024, 1024, 1024), (12800, 240, 40), (50, 50, 20)] {
-            let a = Tensor(shape: [m, k], repeating: 0.5, dtype: .float32)
-            let b = Tensor(shape: [n, k], repeating: 0.25, dtype: .float32)
-            let flops = 2.0 * Double(m * n * k)
-            let reps = max(3, Int(2e9 / flops))
-            let one = medianTime(repeats: 7) { for _ in 0..<reps { _ = matmul(a, b, transposeB: true) } }.median
-            rows.append(("\(m)x\(n)x\(k)", "1 thread", flops * Double(reps) / one / 1e9))
+            let reps = max(3, Int(2e9 / (2.0 * Double(m * n * k))))
+            rows.append(("sgemm \(m)x\(n)x\(k)", "1 thread", rate(m: m, n: n, k: k, reps: reps, rowsSplit: false)))
             // Row-split over all workers, as mesa's kernels run.
             if m >= 1024 {
-                let all = medianTime(repeats: 7) { for _ in 0..<reps { _ = linear(a, b) } }.median
-                rows.append(("\(m)x\(n)x\(k)", "\(Parallel.workers) threads (rows split)", flops * Double(reps) / all / 1e9))
+                rows.append(("sgemm \(m)x\(n)x\(k)", "\(Parallel.workers) threads (rows split)",
+                             rate(m: m, n: n, k: k, reps: reps, rowsSplit: true)))
             }
         }
         return Result(rows: rows)
@@ -201,12 +208,8 @@ public struct MachinePeak {
     }
 
     public static func measure() -> MachinePeak {
-        let (m, n, k) = (12800, 240, 40)
-        let a = Tensor(shape: [m, k], repeating: 0.5, dtype: .float32), b = Tensor(shape: [n, k], repeating: 0.25, dtype: .float32)
-        let reps = 10
-        let seconds = medianTime(repeats: 7) { for _ in 0..<reps { _ = linear(a, b) } }.median
-        return MachinePeak(threads: Parallel.workers, fmaGFLOPS: fmaPeak(threads: Parallel.workers),
-                           sgemmGFLOPS: 2.0 * Double(m * n * k) * Double(reps) / seconds / 1e9)
+        MachinePeak(threads: Parallel.workers, fmaGFLOPS: fmaPeak(threads: Parallel.workers),
+                    sgemmGFLOPS: BLASBenchmark.rate(m: 12800, n: 240, k: 40, reps: 10, rowsSplit: true))
     }
 
     /// "51% of the FMA peak (504.7 GFLOP/s on 2 threads), 64% of sgemm 12800×240×40 (402.6 GFLOP/s)".

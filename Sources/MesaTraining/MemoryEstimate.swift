@@ -57,8 +57,7 @@ public struct MemoryEstimate {
         func times(_ a: Int, _ b: Int) -> Int { let (p, o) = a.multipliedReportingOverflow(by: b); return o ? .max : p }
         let batch = max(1, config.batchSize)
         let pieces = splitsBatches ? min(max(1, config.microBatches), batch) : 1
-        let trainingLanes = workers / 2 >= pieces ? 1 : min(workers, pieces)
-        trainingSequences = times(ceilDiv(batch, pieces), trainingLanes)
+        trainingSequences = times(ceilDiv(batch, pieces), MicroBatches.lanes(pieces, workers: workers))
 
         let heldOut = max(1, config.evalBatchSize)
         let chunk = splitsBatches ? min(Trainer.defaultEvaluationChunk(config), heldOut) : heldOut

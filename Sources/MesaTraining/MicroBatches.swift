@@ -69,7 +69,11 @@ enum MicroBatches {
     /// thread alone; with more (a many-core node), the pieces run one after another with every
     /// kernel split over all the workers. The same bits either way.
     static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        let workers = Parallel.workers
-        Parallel.inLanes(count, lanes: workers >= 2 * count ? 1 : workers, body)
+        Parallel.inLanes(count, lanes: lanes(count, workers: Parallel.workers), body)
+    }
+
+    /// How many of `count` pieces run at once on `workers` (`forEach`; `MemoryEstimate` counts them).
+    static func lanes(_ count: Int, workers: Int) -> Int {
+        workers / 2 >= count ? 1 : min(workers, count)
     }
 }
